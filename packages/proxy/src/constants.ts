@@ -1,0 +1,126 @@
+/**
+ * The protocols of the ready-made DHT route: `/ipfs/kad/1.0.0` streams bridged
+ * to downstreams that run a DHT server, as the js-ipfs preload nodes did for
+ * browsers that cannot walk the DHT themselves.
+ */
+export const DHT_PROTOCOLS = ['/ipfs/kad/1.0.0']
+
+/**
+ * The balancing strategy a route uses when it names none
+ *
+ * @default 'sticky'
+ */
+export const DEFAULT_STRATEGY = 'sticky'
+
+/**
+ * Concurrent bridged streams one upstream peer may hold open on one route
+ *
+ * @default 32
+ */
+export const MAX_STREAMS_PER_PEER = 32
+
+/**
+ * Concurrent bridged streams the proxy opens on one downstream connection for
+ * one protocol. Every upstream peer shares that connection, so this is far
+ * above libp2p's per-connection default of 64.
+ *
+ * @default 4096
+ */
+export const MAX_STREAMS_PER_DOWNSTREAM = 4096
+
+/**
+ * A bridged stream on which no byte moves in either direction for this many ms
+ * is reset on both sides
+ *
+ * @default 60000
+ */
+export const IDLE_TIMEOUT = 60_000
+
+/**
+ * How long opening the downstream side of a bridge may take, per attempt
+ *
+ * @default 10000
+ */
+export const SETUP_TIMEOUT = 10_000
+
+/**
+ * How many downstreams a bridge set-up tries before it gives up
+ *
+ * @default 3
+ */
+export const MAX_SETUP_ATTEMPTS = 3
+
+/**
+ * Bytes one side of a bridge may hold while it waits for the other side to
+ * drain. Data already in flight when a side is paused lands here; above it
+ * the stream is reset rather than buffered without bound.
+ *
+ * @default 4194304
+ */
+export const MAX_BUFFERED_BYTES = 4 * 1024 * 1024
+
+/**
+ * How long a dial to a downstream may take
+ *
+ * @default 10000
+ */
+export const DIAL_TIMEOUT = 10_000
+
+/**
+ * First delay before a downstream that went down is dialled again; each
+ * failure doubles it, up to `RECONNECT_MAX_DELAY`
+ *
+ * @default 500
+ */
+export const RECONNECT_INITIAL_DELAY = 500
+
+/**
+ * The cap on the reconnect delay
+ *
+ * @default 30000
+ */
+export const RECONNECT_MAX_DELAY = 30_000
+
+/**
+ * Consecutive failed stream opens after which a downstream is marked down and
+ * its connection closed
+ *
+ * @default 3
+ */
+export const MAX_CONSECUTIVE_FAILURES = 3
+
+/**
+ * How long a request to a downstream's Kubo RPC API may take
+ *
+ * @default 10000
+ */
+export const API_TIMEOUT = 10_000
+
+/**
+ * The peer store tag that keeps the connection manager from pruning
+ * downstream connections
+ */
+export const DOWNSTREAM_TAG = 'kitsune-downstream'
+
+/**
+ * Front door: new inbound connections per second accepted from one host
+ * (libp2p's default of 5 refuses a busy NAT)
+ *
+ * @default 100
+ */
+export const INBOUND_CONNECTION_THRESHOLD = 100
+
+/**
+ * Front door: inbound connections that may be mid-upgrade at once
+ *
+ * @default 256
+ */
+export const MAX_INCOMING_PENDING_CONNECTIONS = 256
+
+/**
+ * Front door: connections held before the connection manager prunes the
+ * least valuable (downstreams are tagged and kept)
+ *
+ * @default 2048
+ */
+export const MAX_CONNECTIONS = 2048
