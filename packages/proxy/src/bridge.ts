@@ -25,11 +25,12 @@ export interface BridgeResult {
  * closed.
  *
  * - Back-pressure: when the destination's send buffer is full the source is
- *   paused until the destination drains. Yamux grants window credit as data
- *   arrives, not as it is read, so pausing is the only brake; nothing is
- *   buffered beyond `maxBufferedBytes` (the stream is reset instead).
+ * paused until the destination drains. Yamux grants window credit as data
+ * arrives, not as it is read, so pausing (which withholds credit) is the only
+ * brake; what is already in flight, at most one receive window, is held, and
+ * a side that would hold more than `maxBufferedBytes` is reset instead.
  * - Half-close: when one side has delivered its last byte, the other side's
- *   write end is closed.
+ * write end is closed.
  * - Reset: when either side is reset, the other is reset too.
  *
  * Written by hand because `pipe()` from `@libp2p/utils` wraps each stream once
@@ -52,8 +53,37 @@ export async function bridgeStreams (upstream: Stream, downstream: Stream, optio
   }
 
   const join = (source: Stream, destination: Stream, direction: 'up' | 'down'): void => {
-    source.maxReadBufferLength = Math.max(source.maxReadBufferLength, options.maxBufferedBytes)
+    source.maxReadBufferLength = options.maxBufferedBytes
     let waiting = false
+    let resuming = false
+    let pauseWhenResumed = false
+
+    const pause = (): void => {
+      if (resuming) {
+        // `resume()` emits the buffered data and only then tells the muxer to
+        // grant window credit again; a pause made while it emits would be
+        // undone by that, leaving the stream 'paused' but still receiving
+        pauseWhenResumed = true
+      } else if (source.readStatus === 'readable') {
+        source.pause()
+      }
+    }
+
+    const resume = (): void => {
+      if (source.readStatus !== 'paused') {
+        return
+      }
+      resuming = true
+      try {
+        source.resume()
+      } finally {
+        resuming = false
+      }
+      if (pauseWhenResumed) {
+        pauseWhenResumed = false
+        pause()
+      }
+    }
 
     source.addEventListener('message', (evt) => {
       const data: Uint8Array | Uint8ArrayList = evt.data
@@ -79,14 +109,12 @@ export async function bridgeStreams (upstream: Stream, downstream: Stream, optio
 
       if (!accepted && !waiting) {
         waiting = true
-        source.pause()
+        pause()
         // not `onDrain()`: in @libp2p/utils 7.4 its promise is never renewed,
         // so after the first drain it resolves at once and the brake is lost
         destination.addEventListener('drain', () => {
           waiting = false
-          if (source.readStatus === 'paused') {
-            source.resume()
-          }
+          resume()
         }, { once: true })
       }
     })
@@ -119,9 +147,7 @@ export async function bridgeStreams (upstream: Stream, downstream: Stream, optio
       }
     }, { once: true })
 
-    if (source.readStatus === 'paused') {
-      source.resume()
-    }
+    resume()
   }
 
   const idleTimer = setInterval(() => {

@@ -124,3 +124,13 @@ export const MAX_INCOMING_PENDING_CONNECTIONS = 256
  * @default 2048
  */
 export const MAX_CONNECTIONS = 2048
+
+/**
+ * Front door: the largest yamux receive window per stream. Pausing a stream
+ * only stops window updates, so this is what a paused bridge side can still
+ * receive. Per-stream throughput is at most window / RTT (1 MiB at 100 ms is
+ * 10 MiB/s).
+ *
+ * @default 1048576
+ */
+export const MAX_STREAM_WINDOW = 1024 * 1024

@@ -1,4 +1,4 @@
-import { INBOUND_CONNECTION_THRESHOLD, MAX_CONNECTIONS, MAX_INCOMING_PENDING_CONNECTIONS } from './constants.ts'
+import { INBOUND_CONNECTION_THRESHOLD, MAX_CONNECTIONS, MAX_INCOMING_PENDING_CONNECTIONS, MAX_STREAM_WINDOW } from './constants.ts'
 
 /**
  * Connection limits for a node that many peers reach through few addresses
@@ -47,5 +47,39 @@ export function frontDoorConnectionManager (limits: FrontDoorLimits = {}): Requi
     inboundConnectionThreshold: limits.inboundConnectionThreshold ?? INBOUND_CONNECTION_THRESHOLD,
     maxIncomingPendingConnections: limits.maxIncomingPendingConnections ?? MAX_INCOMING_PENDING_CONNECTIONS,
     maxConnections: limits.maxConnections ?? MAX_CONNECTIONS
+  }
+}
+
+export interface FrontDoorMuxerLimits {
+  /**
+   * The largest receive window of one stream. A bridge pauses the side whose
+   * peer sends faster than the other side reads, and pausing only stops
+   * window updates: this is what can still arrive, and so what the proxy may
+   * hold per paused stream. yamux's own default grows to 16 MiB.
+   *
+   * @default 1048576
+   */
+  maxStreamWindowSize?: number
+}
+
+/**
+ * Options for `yamux()` on a front-door node, so that a paused bridge holds at
+ * most one receive window per stream. Keep `maxBufferedBytes` of every route
+ * at or above this window.
+ *
+ * @example
+ *
+ * ```typescript
+ * import { yamux } from '@libp2p/yamux'
+ * import { frontDoorMuxerOptions } from '@kitsune/proxy'
+ *
+ * const muxer = yamux(frontDoorMuxerOptions())
+ * ```
+ */
+export function frontDoorMuxerOptions (limits: FrontDoorMuxerLimits = {}): { streamOptions: { maxStreamWindowSize: number } } {
+  return {
+    streamOptions: {
+      maxStreamWindowSize: limits.maxStreamWindowSize ?? MAX_STREAM_WINDOW
+    }
   }
 }

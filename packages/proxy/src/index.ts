@@ -7,13 +7,13 @@
  * over a pool of downstream IPFS nodes that upstream peers never see.
  *
  * - **Identity takeover**: {@link loadOrCreateKeyFile} and
- *   {@link loadKuboIdentity} give the `privateKey` for `createLibp2p`.
+ * {@link loadKuboIdentity} give the `privateKey` for `createLibp2p`.
  * - **Downstream pool**: downstreams by `/p2p/` multiaddr or by Kubo RPC API
- *   address; kept connected, redialled with capped exponential backoff, never
- *   handed out while down.
+ * address; kept connected, redialled with capped exponential backoff, never
+ * handed out while down.
  * - **Routes**: lists of protocols whose streams are bridged, both ways and
- *   with back-pressure, to a downstream chosen by a balancing strategy
- *   (`sticky`, `least-outstanding`, `hash`, or your own).
+ * with back-pressure, to a downstream chosen by a balancing strategy
+ * (`sticky`, `least-outstanding`, `hash`, or your own).
  *
  * @example A proxy in front of two downstreams
  *
@@ -23,19 +23,19 @@
  * import { ping } from '@libp2p/ping'
  * import { tcp } from '@libp2p/tcp'
  * import { yamux } from '@libp2p/yamux'
- * import { frontDoorConnectionManager, loadOrCreateKeyFile, proxy, DHT_PROTOCOLS } from '@kitsune/proxy'
+ * import { frontDoorConnectionManager, frontDoorMuxerOptions, loadOrCreateKeyFile, proxy, DHT_PROTOCOLS } from '@kitsune/proxy'
  * import { createLibp2p } from 'libp2p'
  *
  * const { privateKey } = await loadOrCreateKeyFile('./preload.key')
  *
  * const node = await createLibp2p({
- *   privateKey,
- *   addresses: { listen: ['/ip4/0.0.0.0/tcp/4001'] },
- *   transports: [tcp()],
- *   connectionEncrypters: [noise()],
- *   streamMuxers: [yamux()],
- *   connectionManager: frontDoorConnectionManager(),
- *   services: {
+ * privateKey,
+ * addresses: { listen: ['/ip4/0.0.0.0/tcp/4001'] },
+ * transports: [tcp()],
+ * connectionEncrypters: [noise()],
+ * streamMuxers: [yamux()],
+ * connectionManager: frontDoorConnectionManager(),
+ * services: {
  *     identify: identify(),
  *     ping: ping(),
  *     proxy: proxy({
@@ -106,7 +106,10 @@ export interface RouteInit {
    */
   maxSetupAttempts?: number
   /**
-   * Bytes one side of a bridge may buffer while the other side drains
+   * Bytes one side of a bridge may buffer while the other side drains; a side
+   * that receives more is reset. What a paused side can receive is bounded by
+   * the muxer's stream window (see `frontDoorMuxerOptions`), so keep this at
+   * or above it.
    *
    * @default 4194304
    */
@@ -158,8 +161,8 @@ export { builtinStrategies, hashStrategy, leastOutstandingStrategy, resolveStrat
 export type { BalancingStrategy, HashStrategyInit, RouteRequest, StrategyFactory } from './strategies.ts'
 export { bridgeStreams } from './bridge.ts'
 export type { BridgeOptions, BridgeResult } from './bridge.ts'
-export { frontDoorConnectionManager } from './front-door.ts'
-export type { FrontDoorLimits } from './front-door.ts'
+export { frontDoorConnectionManager, frontDoorMuxerOptions } from './front-door.ts'
+export type { FrontDoorLimits, FrontDoorMuxerLimits } from './front-door.ts'
 export { loadKuboIdentity, loadOrCreateKeyFile } from './identity.ts'
 export type { KeyFileType, LoadedIdentity, LoadKeyFileOptions } from './identity.ts'
 export { apiUrl, discoverFromApi } from './kubo-api.ts'

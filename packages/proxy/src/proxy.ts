@@ -205,7 +205,7 @@ export class KitsuneProxy implements Proxy, Startable {
     try {
       // hold whatever the upstream sends until the downstream side exists
       upstream.pause()
-      upstream.maxReadBufferLength = Math.max(upstream.maxReadBufferLength, route.maxBufferedBytes)
+      upstream.maxReadBufferLength = route.maxBufferedBytes
 
       const stopTimer = this.metrics?.setupSeconds.timer()
       const { downstream, stream } = await this.openDownstream(route, peer, protocol)

@@ -124,10 +124,17 @@ export function hashStrategy (init: HashStrategyInit = {}): BalancingStrategy {
       const key = keyOf(request)
       return downstreams
         .map(downstream => ({ downstream, score: rendezvousScore(key, downstream.peerId.toString()) }))
-        .sort((a, b) => (a.score < b.score ? 1 : a.score > b.score ? -1 : 0))
+        .sort((a, b) => compareDescending(a.score, b.score))
         .map(({ downstream }) => downstream)
     }
   }
+}
+
+function compareDescending (a: bigint, b: bigint): number {
+  if (a === b) {
+    return 0
+  }
+  return a > b ? -1 : 1
 }
 
 function rendezvousScore (key: string, node: string): bigint {

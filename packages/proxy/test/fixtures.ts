@@ -2,7 +2,7 @@ import { createTestNode, ECHO_PROTOCOL, handleEcho } from '@kitsune/test-support
 import { proxy } from '../src/index.ts'
 import type { Proxy, ProxyInit } from '../src/index.ts'
 import type { BaseServices } from '@kitsune/test-support'
-import type { Libp2p, PrivateKey } from '@libp2p/interface'
+import type { Libp2p, PrivateKey, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 export type ProxyNode = Libp2p<BaseServices & { proxy: Proxy }>
@@ -35,6 +35,7 @@ export async function startCluster (count: number, init: Partial<ProxyInit> = {}
   const downstreams = await Promise.all(Array.from({ length: count }, async () => {
     const node = await createTestNode()
     await handleEcho(node)
+    await handleWhoami(node)
     return node
   }))
 
@@ -44,7 +45,7 @@ export async function startCluster (count: number, init: Partial<ProxyInit> = {}
       proxy: proxy({
         ...FAST_POOL,
         downstreams: downstreams.map(addressOf),
-        routes: [{ protocols: [ECHO_PROTOCOL] }],
+        routes: [{ protocols: [ECHO_PROTOCOL, WHOAMI_PROTOCOL] }],
         ...init
       })
     }
@@ -68,4 +69,54 @@ export async function waitFor (condition: () => boolean | Promise<boolean>, time
     }
     await new Promise(resolve => setTimeout(resolve, 20))
   }
+}
+
+export const WHOAMI_PROTOCOL = '/kitsune-test/whoami/1.0.0'
+
+/**
+ * Registers a protocol that answers with the node's peer id, then holds the
+ * stream open until the remote closes its write end. Tests use it to see
+ * which downstream served a stream, and to hold streams open.
+ */
+export async function handleWhoami (node: Libp2p): Promise<void> {
+  await node.handle(WHOAMI_PROTOCOL, async (stream) => {
+    try {
+      stream.send(new TextEncoder().encode(node.peerId.toString()))
+      for await (const _ of stream) {
+        // hold until the remote is done
+      }
+      await stream.close()
+    } catch (err: any) {
+      stream.abort(err)
+    }
+  }, { maxInboundStreams: 1024, maxOutboundStreams: 1024 })
+}
+
+/**
+ * Opens a whoami stream and returns the id of the peer that answered, with
+ * the stream still open for writing
+ */
+export async function whoami (client: Libp2p, target: Multiaddr, options: { close?: boolean } = {}): Promise<{ id: string, stream: Stream }> {
+  const stream = await client.dialProtocol(target, WHOAMI_PROTOCOL)
+  if (stream.status !== 'open') {
+    // reset before we could listen: no 'close' event will come
+    throw new Error(`stream ${stream.status} on arrival`)
+  }
+  const reading = new Promise<string>((resolve, reject) => {
+    let text = ''
+    const onMessage = (evt: any): void => {
+      text += new TextDecoder().decode(evt.data.subarray())
+      if (text.length >= 52) {
+        stream.removeEventListener('message', onMessage)
+        resolve(text)
+      }
+    }
+    stream.addEventListener('message', onMessage)
+    stream.addEventListener('close', (evt: any) => { reject(evt.error ?? new Error(`closed after "${text}"`)) }, { once: true })
+  })
+  const id = await reading
+  if (options.close !== false) {
+    await stream.close()
+  }
+  return { id, stream }
 }

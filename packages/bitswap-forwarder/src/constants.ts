@@ -1,0 +1,187 @@
+/**
+ * Bitswap 1.2.0: want-have, send-dont-have and block presences
+ */
+export const BITSWAP_120 = '/ipfs/bitswap/1.2.0'
+
+/**
+ * Bitswap 1.1.0: CIDv1 and blocks sent with their CID prefix
+ */
+export const BITSWAP_110 = '/ipfs/bitswap/1.1.0'
+
+/**
+ * Bitswap 1.0.0: blocks as raw bytes, each implicitly a CIDv0
+ */
+export const BITSWAP_100 = '/ipfs/bitswap/1.0.0'
+
+/**
+ * The unversioned protocol id early go-ipfs used; it means 1.0.0
+ */
+export const BITSWAP_LEGACY = '/ipfs/bitswap'
+
+/**
+ * Every protocol id the forwarder handles, newest first. This is also the
+ * order in which versions are offered when the forwarder opens a stream.
+ */
+export const BITSWAP_PROTOCOLS = [BITSWAP_120, BITSWAP_110, BITSWAP_100, BITSWAP_LEGACY]
+
+/**
+ * The key of the proxy service in `services`, used to find it on `components`
+ *
+ * @default 'proxy'
+ */
+export const PROXY_SERVICE = 'proxy'
+
+/**
+ * The balancing strategy that places each CID on a downstream: rendezvous
+ * hashing of the CID's multihash, so the same block is always asked of the
+ * same downstream while the pool is stable
+ *
+ * @default 'hash'
+ */
+export const STRATEGY = 'hash'
+
+/**
+ * How many downstreams are asked for a CID at the same time. The rest of the
+ * strategy's order is the fail-over order.
+ *
+ * @default 1
+ */
+export const FANOUT = 1
+
+/**
+ * The largest Bitswap message read or written, in bytes (length prefix
+ * excluded). Larger inbound messages reset the stream; outbound messages are
+ * split to fit.
+ *
+ * @default 4194304
+ */
+export const MAX_MESSAGE_SIZE = 4 * 1024 * 1024
+
+/**
+ * The largest block forwarded, in bytes. A larger block from a downstream is
+ * dropped, counted as bad, and the CID is asked of the next downstream.
+ *
+ * @default 2097152
+ */
+export const MAX_BLOCK_SIZE = 2 * 1024 * 1024
+
+/**
+ * Wants one upstream peer may hold at once. A message that takes a peer's
+ * wantlist beyond this resets the stream and cuts the peer off.
+ *
+ * @default 2048
+ */
+export const MAX_WANTLIST_ENTRIES_PER_PEER = 2048
+
+/**
+ * Wants tracked across all peers. A new want beyond this is refused: the
+ * peer hears DONT_HAVE if it asked for that, and nothing otherwise.
+ *
+ * @default 65536
+ */
+export const MAX_TRACKED_WANTS = 65_536
+
+/**
+ * Block bytes the forwarder may hold for one peer: bytes queued and not yet
+ * written to its stream, plus an estimate for the blocks already asked for
+ * on its behalf. While a peer is over budget its further want-blocks wait in
+ * its ledger and are not sent downstream (Boxo's "outstanding bytes per
+ * peer"), so a slow reader cannot make the proxy buffer without bound.
+ *
+ * @default 8388608
+ */
+export const MAX_OUTSTANDING_BYTES_PER_PEER = 8 * 1024 * 1024
+
+/**
+ * Concurrent inbound Bitswap streams one upstream peer may hold open; more
+ * are reset
+ *
+ * @default 32
+ */
+export const MAX_INBOUND_STREAMS_PER_PEER = 32
+
+/**
+ * Concurrent inbound Bitswap streams one downstream may hold open (stock
+ * Helia opens a stream per message)
+ *
+ * @default 1024
+ */
+export const MAX_INBOUND_STREAMS_PER_DOWNSTREAM = 1024
+
+/**
+ * Wants the forwarder keeps outstanding on one downstream at once; more wait
+ * at the forwarder until a slot frees. Stock Helia truncates a peer's
+ * wantlist at 1024 entries, so this stays below that.
+ *
+ * @default 512
+ */
+export const MAX_WANTS_PER_DOWNSTREAM = 512
+
+/**
+ * A want sent to a downstream that has answered nothing at all for this many
+ * ms is failed over to the next downstream (it stays registered, so a late
+ * block is still used)
+ *
+ * @default 5000
+ */
+export const DOWNSTREAM_TIMEOUT = 5_000
+
+/**
+ * After every downstream said DONT_HAVE for a CID, a new want for it within
+ * this many ms is answered DONT_HAVE at once instead of asking them all again
+ *
+ * @default 5000
+ */
+export const DONT_HAVE_TTL = 5_000
+
+/**
+ * An outbound stream with nothing to write for this many ms is closed (stock
+ * Helia resets inbound Bitswap streams idle for 10 s)
+ *
+ * @default 5000
+ */
+export const OUTBOUND_IDLE_TIMEOUT = 5_000
+
+/**
+ * How long opening an outbound Bitswap stream may take
+ *
+ * @default 5000
+ */
+export const OPEN_STREAM_TIMEOUT = 5_000
+
+/**
+ * How long a peer that broke a limit or sent malformed input is refused
+ *
+ * @default 60000
+ */
+export const CUT_OFF_TIME = 60_000
+
+/**
+ * The byte budget of the built-in in-memory block cache, used when `cache`
+ * is `true`
+ *
+ * @default 67108864
+ */
+export const CACHE_MAX_BYTES = 64 * 1024 * 1024
+
+/**
+ * How many recently completed or cancelled CIDs are remembered, so a late
+ * duplicate block is not mistaken for a corrupt one
+ *
+ * @default 8192
+ */
+export const RECENT_KEYS = 8192
+
+/**
+ * How long a preload window stays open unless closed earlier
+ *
+ * @default 60000
+ */
+export const WINDOW_TIMEOUT = 60_000
+
+/**
+ * The block size assumed for budgeting before any block has been seen
+ *
+ * @default 262144
+ */
+export const INITIAL_BLOCK_SIZE_ESTIMATE = 256 * 1024

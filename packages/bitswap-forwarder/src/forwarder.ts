@@ -1,0 +1,971 @@
+import { resolveStrategy } from '@kitsune/proxy'
+import { serviceCapabilities, serviceDependencies } from '@libp2p/interface'
+import { trackedMap } from '@libp2p/utils'
+import { identity } from 'multiformats/hashes/identity'
+import { LruBlockCache, readBlock } from './block-cache.ts'
+import { decodeMessage, FrameDecoder, keyOf, protocolsOf, versionOf } from './codec.ts'
+import * as C from './constants.ts'
+import { InvalidOptionError, MissingProxyError, PeerCutOffError, TooManyStreamsError, WantlistTooLargeError } from './errors.ts'
+import { MessageQueue } from './message-queue.ts'
+import { PeerLedger } from './peer-ledger.ts'
+import { Window } from './preload-window.ts'
+import { BlockVerifier } from './verifier.ts'
+import { WantRouter } from './want-router.ts'
+import type { BitswapVersion, DecodedMessage, Want } from './codec.ts'
+import type { BitswapForwarderComponents, BitswapForwarderInit, BitswapForwarderStats, BitswapForwarder as BitswapForwarderInterface, LedgerWant } from './index.ts'
+import type { SentSummary } from './message-queue.ts'
+import type { LedgerEntry } from './peer-ledger.ts'
+import type { PreloadWindow, PreloadWindowInit } from './preload-window.ts'
+import type { BalancingStrategy, Downstream, DownstreamInfo, DownstreamPool, Proxy } from '@kitsune/proxy'
+import type { Connection, HistogramGroup, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
+import type { Blockstore } from 'interface-blockstore'
+import type { CID } from 'multiformats/cid'
+
+interface Options {
+  proxyService: string
+  fanout: number
+  maxMessageSize: number
+  maxBlockSize: number
+  maxWantlistEntriesPerPeer: number
+  maxTrackedWants: number
+  maxOutstandingBytesPerPeer: number
+  maxInboundStreamsPerPeer: number
+  maxInboundStreamsPerDownstream: number
+  maxWantsPerDownstream: number
+  downstreamTimeout: number
+  dontHaveTtl: number
+  outboundIdleTimeout: number
+  openStreamTimeout: number
+  cutOffTime: number
+  windowTimeout: number
+  recentKeys: number
+}
+
+type Counters = Omit<BitswapForwarderStats, 'upstreamPeers' | 'trackedWants' | 'pendingCids' | 'downstreams' | 'failovers' | 'timeouts' | 'coalescedWants'>
+
+function positive (name: string, value: number | undefined, fallback: number): number {
+  const result = value ?? fallback
+  if (typeof result !== 'number' || Number.isNaN(result) || result <= 0) {
+    throw new InvalidOptionError(`${name} must be a positive number, got ${result}`)
+  }
+  return result
+}
+
+function validate (init: BitswapForwarderInit): Options {
+  const options: Options = {
+    proxyService: init.proxyService ?? C.PROXY_SERVICE,
+    fanout: init.fanout === 'all' ? Infinity : positive('fanout', init.fanout, C.FANOUT),
+    maxMessageSize: positive('maxMessageSize', init.maxMessageSize, C.MAX_MESSAGE_SIZE),
+    maxBlockSize: positive('maxBlockSize', init.maxBlockSize, C.MAX_BLOCK_SIZE),
+    maxWantlistEntriesPerPeer: positive('maxWantlistEntriesPerPeer', init.maxWantlistEntriesPerPeer, C.MAX_WANTLIST_ENTRIES_PER_PEER),
+    maxTrackedWants: positive('maxTrackedWants', init.maxTrackedWants, C.MAX_TRACKED_WANTS),
+    maxOutstandingBytesPerPeer: positive('maxOutstandingBytesPerPeer', init.maxOutstandingBytesPerPeer, C.MAX_OUTSTANDING_BYTES_PER_PEER),
+    maxInboundStreamsPerPeer: positive('maxInboundStreamsPerPeer', init.maxInboundStreamsPerPeer, C.MAX_INBOUND_STREAMS_PER_PEER),
+    maxInboundStreamsPerDownstream: positive('maxInboundStreamsPerDownstream', init.maxInboundStreamsPerDownstream, C.MAX_INBOUND_STREAMS_PER_DOWNSTREAM),
+    maxWantsPerDownstream: positive('maxWantsPerDownstream', init.maxWantsPerDownstream, C.MAX_WANTS_PER_DOWNSTREAM),
+    downstreamTimeout: positive('downstreamTimeout', init.downstreamTimeout, C.DOWNSTREAM_TIMEOUT),
+    dontHaveTtl: init.dontHaveTtl ?? C.DONT_HAVE_TTL,
+    outboundIdleTimeout: positive('outboundIdleTimeout', init.outboundIdleTimeout, C.OUTBOUND_IDLE_TIMEOUT),
+    openStreamTimeout: positive('openStreamTimeout', init.openStreamTimeout, C.OPEN_STREAM_TIMEOUT),
+    cutOffTime: init.cutOffTime ?? C.CUT_OFF_TIME,
+    windowTimeout: positive('windowTimeout', init.windowTimeout, C.WINDOW_TIMEOUT),
+    recentKeys: positive('recentKeys', init.recentKeys, C.RECENT_KEYS)
+  }
+  // a block, its prefix and the message framing must fit in one message
+  if (options.maxBlockSize + 64 > options.maxMessageSize) {
+    throw new InvalidOptionError(`maxBlockSize (${options.maxBlockSize}) must be at least 64 bytes smaller than maxMessageSize (${options.maxMessageSize})`)
+  }
+  return options
+}
+
+/**
+ * The forwarder service: owns the protocol handlers, the peers' ledgers and
+ * outbound queues, and two want routers, `forward` (upstream wants to
+ * downstreams) and `reverse` (downstream wants to upstream peers, inside
+ * preload windows only).
+ */
+export class BitswapForwarder implements BitswapForwarderInterface, Startable {
+  readonly [Symbol.toStringTag] = '@kitsune/bitswap-forwarder'
+  readonly [serviceCapabilities]: string[] = ['@kitsune/bitswap-forwarder']
+  readonly [serviceDependencies]: string[] = ['@kitsune/proxy']
+  readonly protocols = [...C.BITSWAP_PROTOCOLS]
+
+  private readonly components: BitswapForwarderComponents
+  private readonly init: BitswapForwarderInit
+  private readonly options: Options
+  private readonly log: Logger
+  private readonly verifier: BlockVerifier
+  private readonly cache?: Blockstore
+  private readonly counters: Counters
+  private readonly perDownstream = new Map<string, { wantsForwarded: number, blocksReceived: number, badBlocks: number }>()
+  private readonly latency?: HistogramGroup
+
+  private proxy?: Proxy
+  private strategy?: BalancingStrategy
+  private forward!: WantRouter
+  private reverse!: WantRouter
+  private readonly upstreamLedgers: Map<string, PeerLedger>
+  private readonly downstreamLedgers = new Map<string, PeerLedger>()
+  private readonly queues: Map<string, MessageQueue>
+  private readonly inbound = new Map<string, Set<Stream>>()
+  private readonly versions = new Map<string, BitswapVersion>()
+  private readonly cutOffUntil = new Map<string, number>()
+  private readonly openWindows = new Set<Window>()
+  private readonly pumpSoon = new Set<PeerLedger>()
+  private trackedWants = 0
+  private blockSizeEstimate = C.INITIAL_BLOCK_SIZE_ESTIMATE
+  private windowIds = 0
+  private started = false
+
+  constructor (components: BitswapForwarderComponents, init: BitswapForwarderInit = {}) {
+    this.components = components
+    this.init = init
+    this.options = validate(init)
+    this.log = components.logger.forComponent('kitsune:bitswap-forwarder')
+    this.verifier = new BlockVerifier(init.hashers)
+    if (init.cache === true) {
+      this.cache = new LruBlockCache(positive('cacheMaxBytes', init.cacheMaxBytes, C.CACHE_MAX_BYTES))
+    } else if (init.cache != null && init.cache !== false) {
+      this.cache = init.cache
+    }
+    this.counters = {
+      wantsReceived: 0,
+      cancelsReceived: 0,
+      wantsForwarded: 0,
+      cancelsForwarded: 0,
+      blocksReceived: 0,
+      blockBytesReceived: 0,
+      blocksSent: 0,
+      blockBytesSent: 0,
+      havesSent: 0,
+      dontHavesSent: 0,
+      badBlocks: 0,
+      duplicateBlocks: 0,
+      unwantedBlocks: 0,
+      cacheHits: 0,
+      cacheMisses: 0,
+      downstreamWantsDropped: 0,
+      windowWantsPassed: 0,
+      refusedWants: 0,
+      malformedMessages: 0,
+      refusedStreams: 0,
+      cutOffs: 0
+    }
+    this.upstreamLedgers = trackedMap({ name: 'kitsune_bitswap_upstream_ledgers', metrics: components.metrics })
+    this.queues = trackedMap({ name: 'kitsune_bitswap_outbound_queues', metrics: components.metrics })
+    this.latency = this.registerMetrics()
+    this.onPeerDisconnect = this.onPeerDisconnect.bind(this)
+    this.onDownstreamUp = this.onDownstreamUp.bind(this)
+    this.onDownstreamDown = this.onDownstreamDown.bind(this)
+    this.handleStream = this.handleStream.bind(this)
+    this.createRouters()
+  }
+
+  private get pool (): DownstreamPool {
+    if (this.proxy == null) {
+      throw new MissingProxyError('The forwarder is not started')
+    }
+    return this.proxy.pool
+  }
+
+  private createRouters (): void {
+    const common = {
+      timeout: this.options.downstreamTimeout,
+      maxAsksPerProvider: this.options.maxWantsPerDownstream,
+      dontHaveTtl: this.options.dontHaveTtl,
+      recentKeys: this.options.recentKeys,
+      log: this.log,
+      queue: (peer: PeerId) => this.queueFor(peer),
+      deliver: (ledger: PeerLedger, entry: LedgerEntry, data: Uint8Array | undefined) => { this.deliver(ledger, entry, data) },
+      exhausted: (ledger: PeerLedger, entry: LedgerEntry) => { this.exhausted(ledger, entry) }
+    }
+
+    this.forward = new WantRouter({
+      ...common,
+      name: 'forward',
+      fanout: this.options.fanout,
+      select: (key, _cid, wanter) => {
+        const downstreams = this.pool.healthy()
+        return (this.strategy?.select({ upstream: wanter.peer, protocol: C.BITSWAP_120, key }, downstreams) ?? downstreams).map(d => d.peerId)
+      },
+      isAvailable: (peer) => this.pool.healthy().some(d => d.peerId.equals(peer)),
+      onBlockLatency: (peer, seconds) => {
+        this.latency?.observe({ [peer.toString()]: seconds })
+      },
+      onTimeout: (peer) => {
+        this.pool.reportFailure(this.downstreamRef(peer), new Error('Bitswap want timed out'))
+      }
+    })
+
+    this.reverse = new WantRouter({
+      ...common,
+      name: 'reverse',
+      fanout: Infinity,
+      select: (_key, cid, wanter) => {
+        const upstreams = new Map<string, PeerId>()
+        for (const window of this.openWindows) {
+          if (window.covers(wanter.peer, cid)) {
+            for (const peer of window.upstreams) {
+              upstreams.set(peer.toString(), peer)
+            }
+          }
+        }
+        return [...upstreams.values()]
+      },
+      isAvailable: (peer) => this.components.connectionManager.getConnections(peer).length > 0
+    })
+  }
+
+  private registerMetrics (): HistogramGroup | undefined {
+    const metrics = this.components.metrics
+    if (metrics == null) {
+      return undefined
+    }
+    const c = this.counters
+    metrics.registerCounterGroup('kitsune_bitswap_wants_total', {
+      label: 'direction',
+      help: 'Want entries received from upstream peers (in) and sent to downstreams (out)',
+      calculate: () => ({ in: c.wantsReceived, out: c.wantsForwarded, coalesced: this.forward.stats.coalesced })
+    })
+    metrics.registerCounterGroup('kitsune_bitswap_cancels_total', {
+      label: 'direction',
+      help: 'CANCEL entries received and sent',
+      calculate: () => ({ in: c.cancelsReceived, out: c.cancelsForwarded })
+    })
+    metrics.registerCounterGroup('kitsune_bitswap_blocks_total', {
+      label: 'direction',
+      help: 'Blocks received from downstreams (in) and sent to upstream peers (out)',
+      calculate: () => ({ in: c.blocksReceived, out: c.blocksSent, bad: c.badBlocks, duplicate: c.duplicateBlocks, unwanted: c.unwantedBlocks })
+    })
+    metrics.registerCounterGroup('kitsune_bitswap_block_bytes_total', {
+      label: 'direction',
+      help: 'Block bytes received from downstreams (in) and sent to upstream peers (out)',
+      calculate: () => ({ in: c.blockBytesReceived, out: c.blockBytesSent })
+    })
+    metrics.registerCounterGroup('kitsune_bitswap_presences_sent_total', {
+      label: 'type',
+      help: 'HAVE and DONT_HAVE sent to upstream peers',
+      calculate: () => ({ have: c.havesSent, dont_have: c.dontHavesSent })
+    })
+    metrics.registerCounterGroup('kitsune_bitswap_cache_total', {
+      label: 'result',
+      help: 'Block cache lookups',
+      calculate: () => ({ hit: c.cacheHits, miss: c.cacheMisses })
+    })
+    metrics.registerCounterGroup('kitsune_bitswap_refused_total', {
+      label: 'reason',
+      help: 'Input refused, by reason',
+      calculate: () => ({
+        downstream_want: c.downstreamWantsDropped,
+        tracked_wants: c.refusedWants,
+        malformed: c.malformedMessages,
+        stream: c.refusedStreams,
+        cut_off: c.cutOffs
+      })
+    })
+    metrics.registerCounterGroup('kitsune_bitswap_failovers_total', {
+      label: 'reason',
+      help: 'Wants moved to another downstream',
+      calculate: () => ({ all: this.forward.stats.failovers, timeout: this.forward.stats.timeouts })
+    })
+    metrics.registerMetricGroup('kitsune_bitswap_tracked', {
+      label: 'kind',
+      help: 'Wants, CIDs and peers tracked now',
+      calculate: () => ({ wants: this.trackedWants, cids: this.forward.size, upstream_peers: this.upstreamLedgers.size, windows: this.openWindows.size })
+    })
+    return metrics.registerHistogramGroup('kitsune_bitswap_downstream_block_latency_seconds', {
+      label: 'downstream',
+      help: 'Time from a want being sent to a downstream to its block arriving',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+    })
+  }
+
+  async start (): Promise<void> {
+    const proxy = this.components[this.options.proxyService] as Proxy | undefined
+    if (proxy?.pool == null) {
+      throw new MissingProxyError(`No proxy service at components.${this.options.proxyService}; add proxy() from @kitsune/proxy to services`)
+    }
+    this.proxy = proxy
+    this.strategy = resolveStrategy(this.init.strategy ?? C.STRATEGY, this.init.strategies)
+
+    const maxInbound = Math.max(this.options.maxInboundStreamsPerPeer, this.options.maxInboundStreamsPerDownstream)
+    for (const protocol of this.protocols) {
+      await this.components.registrar.handle(protocol, this.handleStream, {
+        maxInboundStreams: maxInbound,
+        maxOutboundStreams: 64
+      })
+    }
+
+    this.components.events.addEventListener('peer:disconnect', this.onPeerDisconnect)
+    this.pool.addEventListener('downstream:up', this.onDownstreamUp)
+    this.pool.addEventListener('downstream:down', this.onDownstreamDown)
+    this.started = true
+    this.log('started; strategy %s, fanout %s', this.strategy.name, this.options.fanout)
+  }
+
+  async stop (): Promise<void> {
+    for (const protocol of this.protocols) {
+      await this.components.registrar.unhandle(protocol)
+    }
+    this.components.events.removeEventListener('peer:disconnect', this.onPeerDisconnect)
+    this.proxy?.pool.removeEventListener('downstream:up', this.onDownstreamUp)
+    this.proxy?.pool.removeEventListener('downstream:down', this.onDownstreamDown)
+    for (const window of [...this.openWindows]) {
+      window.close()
+    }
+    for (const queue of this.queues.values()) {
+      queue.abort(new Error('The Bitswap forwarder is stopping'))
+    }
+    for (const streams of this.inbound.values()) {
+      for (const stream of streams) {
+        stream.abort(new Error('The Bitswap forwarder is stopping'))
+      }
+    }
+    this.queues.clear()
+    this.inbound.clear()
+    this.upstreamLedgers.clear()
+    this.downstreamLedgers.clear()
+    this.forward.stop()
+    this.reverse.stop()
+    this.trackedWants = 0
+    this.started = false
+  }
+
+  isStarted (): boolean {
+    return this.started
+  }
+
+  // ---- public API -------------------------------------------------------
+
+  openWindow (init: PreloadWindowInit): PreloadWindow {
+    const window = new Window(++this.windowIds, init, this.options.windowTimeout, (closed) => { this.windowClosed(closed) })
+    this.openWindows.add(window)
+    this.log('preload window %d opened for %s, %d upstream peers', window.id, init.root?.toString() ?? 'any CID', window.upstreams.length)
+    return window
+  }
+
+  windows (): PreloadWindow[] {
+    return [...this.openWindows]
+  }
+
+  ledger (peer: PeerId): LedgerWant[] {
+    const ledger = this.upstreamLedgers.get(peer.toString())
+    return [...(ledger?.entries.values() ?? [])].map(entry => ({
+      cid: entry.cid.toString(),
+      wantType: entry.wantType,
+      priority: entry.priority,
+      sendDontHave: entry.sendDontHave
+    }))
+  }
+
+  stats (): BitswapForwarderStats {
+    return {
+      ...this.counters,
+      upstreamPeers: this.upstreamLedgers.size,
+      trackedWants: this.trackedWants,
+      pendingCids: this.forward.size,
+      coalescedWants: this.forward.stats.coalesced,
+      failovers: this.forward.stats.failovers,
+      timeouts: this.forward.stats.timeouts,
+      downstreams: Object.fromEntries([...this.perDownstream].map(([k, v]) => [k, { ...v }]))
+    }
+  }
+
+  // ---- inbound ------------------------------------------------------------
+
+  private handleStream (stream: Stream, connection: Connection): void {
+    const peer = connection.remotePeer
+    const peerKey = peer.toString()
+    const downstream = this.proxy?.pool.isDownstream(peer) === true
+
+    if (!downstream && this.isCutOff(peerKey)) {
+      this.refuse(stream, new PeerCutOffError(`${peerKey} is cut off`))
+      return
+    }
+
+    const limit = downstream ? this.options.maxInboundStreamsPerDownstream : this.options.maxInboundStreamsPerPeer
+    let streams = this.inbound.get(peerKey)
+    if (streams == null) {
+      streams = new Set()
+      this.inbound.set(peerKey, streams)
+    }
+    if (streams.size >= limit) {
+      this.refuse(stream, new TooManyStreamsError(`${peerKey} already has ${streams.size} inbound Bitswap streams`))
+      return
+    }
+    streams.add(stream)
+
+    const version = versionOf(stream.protocol)
+    this.versions.set(peerKey, version)
+
+    this.readStream(stream, peer, downstream)
+      .catch(err => {
+        this.log.error('error reading Bitswap stream from %p - %e', peer, err)
+      })
+      .finally(() => {
+        const set = this.inbound.get(peerKey)
+        set?.delete(stream)
+        if (set?.size === 0) {
+          this.inbound.delete(peerKey)
+        }
+      })
+  }
+
+  private refuse (stream: Stream, err: Error): void {
+    this.counters.refusedStreams++
+    this.log('refusing Bitswap stream - %s', err.message)
+    stream.abort(err)
+  }
+
+  private async readStream (stream: Stream, peer: PeerId, downstream: boolean): Promise<void> {
+    const decoder = new FrameDecoder(this.options.maxMessageSize)
+    // the write side of an inbound stream is never used
+    stream.close().catch(() => {})
+
+    try {
+      for await (const chunk of stream) {
+        for (const bytes of decoder.decode(chunk)) {
+          const message = decodeMessage(bytes, {
+            maxEntries: this.options.maxWantlistEntriesPerPeer,
+            canVerify: (code) => this.verifier.canVerify(code)
+          })
+          await this.receive(peer, downstream, message)
+        }
+      }
+    } catch (err: any) {
+      if (stream.status === 'open' || stream.status === 'closing') {
+        this.malformed(stream, peer, downstream, err)
+      } else {
+        this.log('Bitswap stream from %p ended - %s', peer, err.message)
+      }
+    }
+  }
+
+  private malformed (stream: Stream, peer: PeerId, downstream: boolean, err: Error): void {
+    this.counters.malformedMessages++
+    this.log('malformed input from %s %p - %s', downstream ? 'downstream' : 'upstream peer', peer, err.message)
+    stream.abort(err)
+    if (downstream) {
+      this.proxy?.pool.reportFailure(this.downstreamRef(peer), err)
+    } else if (err instanceof WantlistTooLargeError || err.name === 'MessageTooLargeError') {
+      this.cutOff(peer, err)
+    }
+  }
+
+  private isCutOff (peerKey: string): boolean {
+    const until = this.cutOffUntil.get(peerKey)
+    if (until == null) {
+      return false
+    }
+    if (until > Date.now()) {
+      return true
+    }
+    this.cutOffUntil.delete(peerKey)
+    return false
+  }
+
+  /**
+   * A peer broke a limit: its streams are reset, its wants dropped (and
+   * cancelled downstream), and its new streams refused for `cutOffTime`
+   */
+  private cutOff (peer: PeerId, err: Error): void {
+    const peerKey = peer.toString()
+    this.counters.cutOffs++
+    this.log('cutting off %p for %dms - %s', peer, this.options.cutOffTime, err.message)
+    if (this.options.cutOffTime > 0) {
+      if (this.cutOffUntil.size > 10_000) {
+        const now = Date.now()
+        for (const [key, until] of this.cutOffUntil) {
+          if (until <= now) {
+            this.cutOffUntil.delete(key)
+          }
+        }
+      }
+      this.cutOffUntil.set(peerKey, Date.now() + this.options.cutOffTime)
+    }
+    for (const stream of this.inbound.get(peerKey) ?? []) {
+      stream.abort(err)
+    }
+    this.dropLedger(this.upstreamLedgers, peerKey, this.forward)
+    this.queues.get(peerKey)?.abort(err)
+    this.queues.delete(peerKey)
+  }
+
+  private async receive (peer: PeerId, downstream: boolean, message: DecodedMessage): Promise<void> {
+    const router = downstream ? this.forward : this.reverse
+    router.touch(peer)
+
+    if (message.wants.length > 0 || message.full) {
+      if (downstream) {
+        this.downstreamWants(peer, message)
+      } else {
+        this.applyWants(this.ledgerFor(this.upstreamLedgers, peer, 'upstream'), message, this.forward)
+      }
+    }
+
+    for (const block of message.blocks) {
+      if (block.data.byteLength > this.options.maxBlockSize) {
+        this.badBlock(peer, downstream, router, block.prefix, `block of ${block.data.byteLength} bytes is over maxBlockSize`)
+        continue
+      }
+      let cid: CID
+      try {
+        cid = await this.verifier.cidOf(block.prefix, block.data)
+      } catch (err: any) {
+        this.badBlock(peer, downstream, router, block.prefix, err.message)
+        continue
+      }
+      const result = router.receivedBlock(peer, keyOf(cid), block.data)
+      if (result === 'delivered') {
+        this.counters.blocksReceived++
+        this.counters.blockBytesReceived += block.data.byteLength
+        this.blockSizeEstimate = Math.round(this.blockSizeEstimate * 0.9 + block.data.byteLength * 0.1)
+        if (downstream) {
+          this.downstreamCounters(peer).blocksReceived++
+          this.proxy?.pool.reportSuccess(this.downstreamRef(peer))
+        }
+        if (this.cache != null) {
+          Promise.resolve(this.cache.put(cid, block.data)).catch(err => {
+            this.log.error('could not cache %c - %e', cid, err)
+          })
+        }
+      } else if (result === 'duplicate') {
+        this.counters.duplicateBlocks++
+      } else {
+        this.badBlock(peer, downstream, router, block.prefix, `block ${cid} answers nothing that was asked`)
+      }
+    }
+
+    for (const presence of message.presences) {
+      router.receivedPresence(peer, presence.key, presence.type)
+    }
+  }
+
+  /**
+   * A block answered nothing: either corrupt or unsolicited. If the peer was
+   * asked for CIDs with the same prefix, those are failed over and the block
+   * counts as bad.
+   */
+  private badBlock (peer: PeerId, downstream: boolean, router: WantRouter, prefix: DecodedMessage['blocks'][number]['prefix'], reason: string): void {
+    const failedOver = router.badBlock(peer, prefix)
+    if (failedOver === 0) {
+      this.counters.unwantedBlocks++
+      this.log.trace('unwanted block from %p - %s', peer, reason)
+      return
+    }
+    this.counters.badBlocks++
+    this.log('bad block from %p, %d wants failed over - %s', peer, failedOver, reason)
+    if (downstream) {
+      this.downstreamCounters(peer).badBlocks++
+      this.proxy?.pool.reportFailure(this.downstreamRef(peer), new Error(`Bad block: ${reason}`))
+    }
+  }
+
+  // ---- ledgers ----------------------------------------------------------
+
+  private ledgerFor (ledgers: Map<string, PeerLedger>, peer: PeerId, role: 'upstream' | 'downstream'): PeerLedger {
+    const key = peer.toString()
+    let ledger = ledgers.get(key)
+    if (ledger == null) {
+      ledger = new PeerLedger(peer, role)
+      ledgers.set(key, ledger)
+    }
+    return ledger
+  }
+
+  /**
+   * Applies a wantlist to a peer's ledger: full-list replacement, cancels,
+   * new wants and want-type upgrades
+   */
+  private applyWants (ledger: PeerLedger, message: Pick<DecodedMessage, 'full' | 'wants'>, router: WantRouter): void {
+    if (message.full) {
+      const keep = new Set(message.wants.filter(want => !want.cancel).map(want => want.key))
+      for (const key of [...ledger.entries.keys()]) {
+        if (!keep.has(key)) {
+          this.removeWant(ledger, key, router)
+        }
+      }
+    }
+
+    for (const want of message.wants) {
+      if (want.cancel) {
+        if (ledger.role === 'upstream') {
+          this.counters.cancelsReceived++
+        }
+        this.removeWant(ledger, want.key, router)
+        continue
+      }
+      if (ledger.role === 'upstream') {
+        this.counters.wantsReceived++
+      }
+
+      const existing = ledger.entries.get(want.key)
+      if (existing != null) {
+        this.updateWant(ledger, existing, want, router)
+        continue
+      }
+
+      if (ledger.size >= this.options.maxWantlistEntriesPerPeer) {
+        throw new WantlistTooLargeError(`${ledger.peerKey} wants more than ${this.options.maxWantlistEntriesPerPeer} CIDs (maxWantlistEntriesPerPeer)`)
+      }
+
+      if (want.cid.multihash.code === identity.code) {
+        // the block is inside the CID
+        this.deliver(ledger, { ...this.entryFor(want), state: 'routed' }, want.cid.multihash.digest)
+        continue
+      }
+
+      if (this.trackedWants >= this.options.maxTrackedWants) {
+        this.counters.refusedWants++
+        if (want.sendDontHave) {
+          this.queueFor(ledger.peer)?.presence(want.key, want.cid, 'dont-have')
+          this.counters.dontHavesSent++
+        }
+        continue
+      }
+
+      ledger.add(this.entryFor(want))
+      this.trackedWants++
+    }
+
+    this.pump(ledger, router)
+  }
+
+  private entryFor (want: Want): LedgerEntry {
+    return {
+      key: want.key,
+      cid: want.cid,
+      wantType: want.wantType,
+      priority: want.priority,
+      sendDontHave: want.sendDontHave,
+      state: 'held',
+      reserved: false,
+      toldDontHave: false
+    }
+  }
+
+  private updateWant (ledger: PeerLedger, entry: LedgerEntry, want: Want, router: WantRouter): void {
+    entry.priority = want.priority
+    entry.sendDontHave = want.sendDontHave
+    if (want.wantType === 'block' && entry.wantType === 'have') {
+      entry.wantType = 'block'
+      if (entry.state === 'routed') {
+        ledger.reserve(entry)
+        router.want(ledger, entry)
+      }
+      return
+    }
+    if (entry.state === 'routed' && entry.toldDontHave) {
+      // asked again after DONT_HAVE: the router asks downstreams again once
+      // the earlier answer is older than dontHaveTtl
+      entry.toldDontHave = false
+      router.want(ledger, entry)
+    }
+  }
+
+  private removeWant (ledger: PeerLedger, key: string, router: WantRouter): void {
+    const entry = ledger.remove(key)
+    if (entry == null) {
+      return
+    }
+    this.trackedWants--
+    if (entry.state === 'routed') {
+      router.cancel(ledger, key)
+    }
+    this.schedulePump(ledger)
+  }
+
+  private dropLedger (ledgers: Map<string, PeerLedger>, peerKey: string, router: WantRouter): void {
+    const ledger = ledgers.get(peerKey)
+    if (ledger == null) {
+      return
+    }
+    ledgers.delete(peerKey)
+    for (const key of [...ledger.entries.keys()]) {
+      this.removeWant(ledger, key, router)
+    }
+  }
+
+  /**
+   * Whether the peer may have another want-block routed: the bytes queued
+   * for it plus the expected size of its unanswered want-blocks stay under
+   * `maxOutstandingBytesPerPeer`. While its queue is under the limit one
+   * want-block is always allowed, so a block larger than the budget still
+   * gets through.
+   */
+  private hasBudget (ledger: PeerLedger): boolean {
+    const queued = this.queues.get(ledger.peerKey)?.queuedBytes ?? 0
+    if (queued >= this.options.maxOutstandingBytesPerPeer) {
+      return false
+    }
+    if (ledger.reservedBlocks === 0) {
+      return true
+    }
+    return queued + (ledger.reservedBlocks + 1) * this.blockSizeEstimate <= this.options.maxOutstandingBytesPerPeer
+  }
+
+  /**
+   * Routes held wants in order while the peer's budget allows
+   */
+  private pump (ledger: PeerLedger, router: WantRouter): void {
+    let budget = true
+    for (const key of ledger.held) {
+      const entry = ledger.entries.get(key)
+      if (entry == null) {
+        ledger.held.delete(key)
+        continue
+      }
+      if (entry.wantType === 'block') {
+        if (!budget) {
+          continue
+        }
+        if (!this.hasBudget(ledger)) {
+          budget = false
+          continue
+        }
+      }
+      ledger.held.delete(key)
+      entry.state = 'routed'
+      ledger.reserve(entry)
+      this.route(ledger, entry, router)
+    }
+  }
+
+  private schedulePump (ledger: PeerLedger): void {
+    if (ledger.held.size === 0) {
+      return
+    }
+    if (this.pumpSoon.size === 0) {
+      queueMicrotask(() => {
+        const ledgers = [...this.pumpSoon]
+        this.pumpSoon.clear()
+        for (const l of ledgers) {
+          const current = l.role === 'upstream' ? this.upstreamLedgers.get(l.peerKey) : this.downstreamLedgers.get(l.peerKey)
+          if (current === l) {
+            this.pump(l, l.role === 'upstream' ? this.forward : this.reverse)
+          }
+        }
+      })
+    }
+    this.pumpSoon.add(ledger)
+  }
+
+  private route (ledger: PeerLedger, entry: LedgerEntry, router: WantRouter): void {
+    const cache = this.cache
+    if (cache == null || ledger.role !== 'upstream') {
+      router.want(ledger, entry)
+      return
+    }
+
+    readBlock(cache, entry.cid)
+      .catch(err => {
+        this.log.error('cache lookup for %c failed - %e', entry.cid, err)
+        return undefined
+      })
+      .then(data => {
+        if (ledger.entries.get(entry.key) !== entry || this.upstreamLedgers.get(ledger.peerKey) !== ledger) {
+          return
+        }
+        if (data != null) {
+          this.counters.cacheHits++
+          this.deliver(ledger, entry, data)
+        } else {
+          this.counters.cacheMisses++
+          router.want(ledger, entry)
+        }
+      })
+      .catch(err => {
+        this.log.error('routing %c failed - %e', entry.cid, err)
+      })
+  }
+
+  /**
+   * Answers a want: the block for a want-block, HAVE for a want-have. The
+   * want leaves the ledger, as in Boxo and Helia.
+   */
+  private deliver (ledger: PeerLedger, entry: LedgerEntry, data: Uint8Array | undefined): void {
+    const queue = this.queueFor(ledger.peer)
+    if (entry.wantType === 'block' && data != null) {
+      queue?.block(entry.key, entry.cid, data)
+    } else {
+      queue?.presence(entry.key, entry.cid, 'have')
+      if (ledger.role === 'upstream') {
+        this.counters.havesSent++
+      }
+    }
+    if (ledger.entries.get(entry.key) === entry) {
+      ledger.remove(entry.key)
+      this.trackedWants--
+    }
+    this.schedulePump(ledger)
+  }
+
+  /**
+   * No downstream has the block: DONT_HAVE if the peer asked for it. The
+   * want stays in the ledger (a block that turns up later is still sent)
+   * but stops counting against the peer's byte budget.
+   */
+  private exhausted (ledger: PeerLedger, entry: LedgerEntry): void {
+    ledger.release(entry)
+    if (entry.sendDontHave && !entry.toldDontHave) {
+      entry.toldDontHave = true
+      this.queueFor(ledger.peer)?.presence(entry.key, entry.cid, 'dont-have')
+      if (ledger.role === 'upstream') {
+        this.counters.dontHavesSent++
+      }
+    }
+    this.schedulePump(ledger)
+  }
+
+  // ---- downstream wants and preload windows ------------------------------
+
+  /**
+   * Wants a downstream sends: dropped (one-way), except those an open
+   * preload window covers, which go to the window's upstream peers
+   */
+  private downstreamWants (peer: PeerId, message: DecodedMessage): void {
+    const passed: Want[] = []
+    for (const want of message.wants) {
+      if (want.cancel) {
+        passed.push(want)
+        continue
+      }
+      const windows = [...this.openWindows].filter(window => window.covers(peer, want.cid))
+      if (windows.length === 0) {
+        this.counters.downstreamWantsDropped++
+        continue
+      }
+      for (const window of windows) {
+        window.wantsPassed++
+      }
+      this.counters.windowWantsPassed++
+      passed.push(want)
+    }
+
+    if (passed.length === 0 && !message.full) {
+      return
+    }
+    if (passed.every(want => want.cancel) && !this.downstreamLedgers.has(peer.toString())) {
+      return
+    }
+    this.applyWants(this.ledgerFor(this.downstreamLedgers, peer, 'downstream'), { full: message.full, wants: passed }, this.reverse)
+  }
+
+  private windowClosed (window: Window): void {
+    this.openWindows.delete(window)
+    this.log('preload window %d closed after passing %d wants', window.id, window.wantsPassed)
+    for (const ledger of [...this.downstreamLedgers.values()]) {
+      for (const entry of [...ledger.entries.values()]) {
+        if (![...this.openWindows].some(open => open.covers(ledger.peer, entry.cid))) {
+          this.removeWant(ledger, entry.key, this.reverse)
+        }
+      }
+      if (ledger.size === 0) {
+        this.downstreamLedgers.delete(ledger.peerKey)
+      }
+    }
+  }
+
+  // ---- outbound ---------------------------------------------------------
+
+  private queueFor (peer: PeerId): MessageQueue | undefined {
+    const peerKey = peer.toString()
+    let queue = this.queues.get(peerKey)
+    if (queue == null) {
+      if (!this.started) {
+        return undefined
+      }
+      queue = new MessageQueue({
+        peer,
+        connectionManager: this.components.connectionManager,
+        protocols: () => this.protocolsFor(peerKey),
+        maxMessageSize: this.options.maxMessageSize,
+        idleTimeout: this.options.outboundIdleTimeout,
+        openTimeout: this.options.openStreamTimeout,
+        maxOutboundStreams: 64,
+        log: this.log,
+        onSent: (sent) => { this.onSent(peer, sent) },
+        onError: (err) => { this.onQueueError(peer, err) }
+      })
+      this.queues.set(peerKey, queue)
+    }
+    return queue
+  }
+
+  /**
+   * The version the peer used with us first, then the rest, newest first
+   */
+  private protocolsFor (peerKey: string): string[] {
+    const version = this.versions.get(peerKey)
+    if (version == null) {
+      return this.protocols
+    }
+    const preferred = protocolsOf(version)
+    return [...preferred, ...this.protocols.filter(p => !preferred.includes(p))]
+  }
+
+  private onSent (peer: PeerId, sent: SentSummary): void {
+    const peerKey = peer.toString()
+    if (this.proxy?.pool.isDownstream(peer) === true) {
+      this.counters.wantsForwarded += sent.wants
+      this.counters.cancelsForwarded += sent.cancels
+      this.downstreamCounters(peer).wantsForwarded += sent.wants
+    } else {
+      this.counters.blocksSent += sent.blocks
+      this.counters.blockBytesSent += sent.blockBytes
+    }
+    const ledger = this.upstreamLedgers.get(peerKey)
+    if (ledger != null) {
+      this.schedulePump(ledger)
+    }
+  }
+
+  private onQueueError (peer: PeerId, err: Error): void {
+    const peerKey = peer.toString()
+    if (this.proxy?.pool.isDownstream(peer) === true) {
+      this.proxy.pool.reportFailure(this.downstreamRef(peer), err)
+      this.forward.providerGone(peerKey)
+    } else {
+      this.reverse.providerGone(peerKey)
+    }
+  }
+
+  // ---- events -----------------------------------------------------------
+
+  private onPeerDisconnect (evt: CustomEvent<PeerId>): void {
+    const peer = evt.detail
+    const peerKey = peer.toString()
+    this.dropLedger(this.upstreamLedgers, peerKey, this.forward)
+    this.dropLedger(this.downstreamLedgers, peerKey, this.reverse)
+    this.forward.providerGone(peerKey)
+    this.reverse.providerGone(peerKey)
+    this.queues.get(peerKey)?.abort(new Error('Peer disconnected'))
+    this.queues.delete(peerKey)
+    this.versions.delete(peerKey)
+    this.strategy?.forget?.(peer)
+  }
+
+  private onDownstreamUp (): void {
+    this.forward.providersChanged()
+  }
+
+  private onDownstreamDown (evt: CustomEvent<DownstreamInfo>): void {
+    if (evt.detail.peerId != null) {
+      this.forward.providerGone(evt.detail.peerId)
+    }
+  }
+
+  private downstreamRef (peer: PeerId): Downstream {
+    return this.proxy?.pool.healthy().find(d => d.peerId.equals(peer)) ?? { peerId: peer, status: 'down', openStreams: 0 }
+  }
+
+  private downstreamCounters (peer: PeerId): { wantsForwarded: number, blocksReceived: number, badBlocks: number } {
+    const key = peer.toString()
+    let counters = this.perDownstream.get(key)
+    if (counters == null) {
+      counters = { wantsForwarded: 0, blocksReceived: 0, badBlocks: 0 }
+      this.perDownstream.set(key, counters)
+    }
+    return counters
+  }
+}

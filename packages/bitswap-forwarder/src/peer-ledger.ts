@@ -1,0 +1,88 @@
+import type { WantKind } from './codec.ts'
+import type { PeerId } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
+
+/**
+ * - `held`: accepted, waiting for the peer's byte budget before it is routed
+ * - `routed`: handed to the want router (or the cache)
+ */
+export type LedgerEntryState = 'held' | 'routed'
+
+/**
+ * One want of one peer
+ */
+export interface LedgerEntry {
+  readonly key: string
+  /** The CID exactly as the peer sent it: blocks and presences echo it */
+  readonly cid: CID
+  wantType: WantKind
+  priority: number
+  sendDontHave: boolean
+  state: LedgerEntryState
+  /** Counted against the peer's byte budget until answered or exhausted */
+  reserved: boolean
+  /** DONT_HAVE was sent for this want (it stays wanted) */
+  toldDontHave: boolean
+}
+
+/**
+ * What one peer wants from the forwarder: its wantlist with full-list
+ * replacement semantics, and the order in which held wants are routed.
+ * Upstream peers have one; so do downstreams whose wants pass a preload
+ * window.
+ */
+export class PeerLedger {
+  readonly peer: PeerId
+  readonly peerKey: string
+  readonly role: 'upstream' | 'downstream'
+  readonly entries = new Map<string, LedgerEntry>()
+  /** Keys of held entries, oldest first */
+  readonly held = new Set<string>()
+  /** Routed want-blocks not yet answered */
+  reservedBlocks = 0
+
+  constructor (peer: PeerId, role: 'upstream' | 'downstream') {
+    this.peer = peer
+    this.peerKey = peer.toString()
+    this.role = role
+  }
+
+  get size (): number {
+    return this.entries.size
+  }
+
+  add (entry: LedgerEntry): void {
+    this.entries.set(entry.key, entry)
+    if (entry.state === 'held') {
+      this.held.add(entry.key)
+    }
+  }
+
+  /**
+   * Forgets a want; returns it if it was there
+   */
+  remove (key: string): LedgerEntry | undefined {
+    const entry = this.entries.get(key)
+    if (entry == null) {
+      return undefined
+    }
+    this.entries.delete(key)
+    this.held.delete(key)
+    this.release(entry)
+    return entry
+  }
+
+  reserve (entry: LedgerEntry): void {
+    if (!entry.reserved && entry.wantType === 'block') {
+      entry.reserved = true
+      this.reservedBlocks++
+    }
+  }
+
+  release (entry: LedgerEntry): void {
+    if (entry.reserved) {
+      entry.reserved = false
+      this.reservedBlocks--
+    }
+  }
+}

@@ -1,0 +1,104 @@
+import { patternBytes } from '@kitsune/test-support'
+import { expect } from 'aegir/chai'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { create as createDigest } from 'multiformats/hashes/digest'
+import { sha256 } from 'multiformats/hashes/sha2'
+import * as varint from 'uint8-varint'
+import { equals } from 'uint8arrays/equals'
+import { encodeMessage, frame, keyOf } from '../src/codec.ts'
+import { BitswapMessage } from '../src/pb/message.ts'
+import { addFile, addressOf, cat, connectClient, startHelias, startProxy, stopAll, waitFor } from './fixtures.ts'
+import { ended, makeBlock, RawBitswapPeer, want } from './raw-peer.ts'
+import type { ProxyNode } from './fixtures.ts'
+import type { TestHelia } from '@kitsune/test-support'
+
+const MiB = 1024 * 1024
+
+describe('malformed input: the stream is reset, everyone else is still served', function () {
+  this.timeout(30_000)
+
+  let proxyNode: ProxyNode
+  let downstream: TestHelia
+  let client: TestHelia
+  let attacker: RawBitswapPeer
+  let file: { cid: CID, bytes: Uint8Array }
+
+  beforeEach(async () => {
+    [downstream, client] = await startHelias(2)
+    const bytes = patternBytes(2 * MiB, 81)
+    file = { cid: await addFile(downstream, bytes), bytes }
+    proxyNode = await startProxy([downstream.libp2p], { forwarder: { maxWantlistEntriesPerPeer: 16 } })
+    await connectClient(client, proxyNode)
+    attacker = await RawBitswapPeer.create()
+    await attacker.dial(addressOf(proxyNode))
+  })
+
+  afterEach(async () => {
+    await stopAll([attacker, client, downstream, proxyNode])
+  })
+
+  /**
+   * Sends `bytes` while a stock Helia client fetches a file; the attacker's
+   * stream must be reset and the client must get its file
+   */
+  async function attack (bytes: Uint8Array): Promise<void> {
+    const fetching = cat(client, file.cid)
+    const stream = await attacker.sendBytes(proxyNode.peerId, bytes, { close: false })
+
+    expect(await ended(stream)).to.equal('reset')
+    expect(equals(await fetching, file.bytes)).to.be.true()
+    expect(proxyNode.services.bitswapForwarder.stats().malformedMessages).to.equal(1)
+  }
+
+  it('a bad varint length prefix', async () => {
+    await attack(new Uint8Array(8).fill(0xff))
+  })
+
+  it('bytes that are not a protobuf Bitswap message', async () => {
+    await attack(frame(Uint8Array.from([0x0a, 0xff, 0xff, 0xff, 0x0f, 0x01])).subarray())
+  })
+
+  it('a protobuf with a want type that does not exist', async () => {
+    const block = await makeBlock(1)
+    const entry = Uint8Array.from([0x0a, block.cid.bytes.byteLength, ...block.cid.bytes, 0x20, 0x07])
+    const wantlist = Uint8Array.from([0x0a, entry.byteLength, ...entry])
+    await attack(frame(Uint8Array.from([0x0a, wantlist.byteLength, ...wantlist])).subarray())
+  })
+
+  it('an oversized message (announced by its length prefix)', async () => {
+    await attack(varint.encode(4 * MiB + 1))
+  })
+
+  it('a wantlist beyond maxWantlistEntriesPerPeer', async () => {
+    const blocks = await Promise.all(Array.from({ length: 17 }, async (_, i) => makeBlock(10 + i)))
+    await attack(frame(encodeMessage({ wants: blocks.map(b => want(b.cid)), blocks: [], presences: [] }, '1.2.0')).subarray())
+    expect(proxyNode.services.bitswapForwarder.stats().cutOffs).to.equal(1)
+  })
+
+  it('a CID whose hash function the forwarder cannot verify', async () => {
+    // 0x1e is blake3: no hasher configured, so its blocks could not be checked
+    const cid = CID.createV1(raw.code, createDigest(0x1e, new Uint8Array(32)))
+    await attack(frame(BitswapMessage.encode({ wantlist: { entries: [{ cid: cid.bytes, priority: 1 }] } })).subarray())
+  })
+
+  it('bytes that are not a CID at all', async () => {
+    await attack(frame(BitswapMessage.encode({ wantlist: { entries: [{ cid: Uint8Array.from([0x01, 0x55, 0x12, 0x40, 1, 2, 3]), priority: 1 }] } })).subarray())
+  })
+
+  it('a block with an invalid prefix', async () => {
+    await attack(frame(BitswapMessage.encode({ blocks: [{ prefix: Uint8Array.from([7, 0x55, 0x12, 32]), data: Uint8Array.from([1, 2, 3]) }] })).subarray())
+  })
+
+  it('a content codec the forwarder has never heard of is not malformed: the block is forwarded as is', async () => {
+    const data = patternBytes(500, 91)
+    const cid = CID.createV1(0x3fff01, await sha256.digest(data))
+    await downstream.blockstore.put(cid, data)
+
+    await attacker.send(proxyNode.peerId, { wants: [want(cid)], blocks: [], presences: [] })
+    const blocks = await attacker.waitForBlocks([cid])
+    expect(equals(blocks.get(keyOf(cid)) ?? new Uint8Array(), data)).to.be.true()
+    await waitFor(() => proxyNode.services.bitswapForwarder.stats().blocksSent >= 1, 2_000, 'counted')
+    expect(proxyNode.services.bitswapForwarder.stats().malformedMessages).to.equal(0)
+  })
+})
