@@ -8,7 +8,7 @@
 import { withBitswap } from '@helia/bitswap'
 import { withLibp2pLight } from '@helia/libp2p'
 import { bitswapForwarder } from '@kitsune/bitswap-forwarder'
-import { frontDoorConnectionManager, proxy } from '@kitsune/proxy'
+import { frontDoorConnectionManager, frontDoorMuxerOptions, proxy } from '@kitsune/proxy'
 import { identify } from '@libp2p/identify'
 import { noise } from '@libp2p/noise'
 import { ping } from '@libp2p/ping'
@@ -61,7 +61,7 @@ export async function createHeliaNode (options = {}) {
 
 /**
  * The proxy: a plain libp2p node (no Helia) under its own identity, with
- * front-door connection limits, the proxy service (bridges streams of the
+ * front-door connection and muxer limits, the proxy service (bridges streams of the
  * routed protocols) and the Bitswap forwarder (forwards Bitswap message by
  * message through the proxy's downstream pool; it finds the proxy at the
  * services key `proxy`).
@@ -77,6 +77,8 @@ export async function createProxyNode (options) {
     ...base,
     // the identity upstream peers know; see loadOrCreateKeyFile in index.js
     privateKey: options.privateKey,
+    // a paused bridge side holds at most one yamux receive window (1 MiB)
+    streamMuxers: [yamux(frontDoorMuxerOptions())],
     // many upstream peers reach a front door from few addresses
     connectionManager: frontDoorConnectionManager(),
     services: {

@@ -7,13 +7,13 @@
 import { readFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { apiUrl, builtinStrategies } from '@kitsune/proxy'
+import { apiUrl, builtinStrategies, frontDoorMuxerOptions } from '@kitsune/proxy'
 import { multiaddr } from '@multiformats/multiaddr'
 import { multiaddrToUri } from '@multiformats/multiaddr-to-uri'
 import { CID } from 'multiformats/cid'
 import { BITSWAP_PROTOCOLS, DEFAULT_GET_TIMEOUT, DEFAULT_ROUTE_STRATEGY, ROUTE_ALIASES } from './constants.ts'
 import { UsageError } from './errors.ts'
-import type { FrontDoorLimits } from '@kitsune/proxy'
+import type { FrontDoorLimits, FrontDoorMuxerLimits } from '@kitsune/proxy'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 /**
@@ -31,6 +31,12 @@ export interface RouteOption {
   maxSetupAttempts?: number
   maxBufferedBytes?: number
 }
+
+/**
+ * The limits of a front-door node: `frontDoorConnectionManager()` and
+ * `frontDoorMuxerOptions()` of `@kitsune/proxy`
+ */
+export interface FrontDoorOptions extends FrontDoorLimits, FrontDoorMuxerLimits {}
 
 /**
  * Downstream pool timings (see `DownstreamPoolInit` in `@kitsune/proxy`)
@@ -67,8 +73,8 @@ export interface ProxyOptions {
   json: boolean
   /** Run the Bitswap forwarder */
   bitswap: boolean
-  /** Front-door connection limits */
-  frontDoor: FrontDoorLimits
+  /** Front-door connection and muxer limits */
+  frontDoor: FrontDoorOptions
   /** Downstream pool timings */
   pool: PoolOptions
 }
@@ -90,7 +96,7 @@ export interface GetOptions {
 export type Parsed<T> = { help: true } | { help: false, options: T }
 
 const ROUTE_LIMIT_KEYS = ['maxStreamsPerPeer', 'maxStreamsPerDownstream', 'idleTimeout', 'setupTimeout', 'maxSetupAttempts', 'maxBufferedBytes'] as const
-const FRONT_DOOR_KEYS = ['inboundConnectionThreshold', 'maxIncomingPendingConnections', 'maxConnections'] as const
+const FRONT_DOOR_KEYS = ['inboundConnectionThreshold', 'maxIncomingPendingConnections', 'maxConnections', 'maxStreamWindowSize'] as const
 const POOL_KEYS = ['dialTimeout', 'apiTimeout', 'reconnectInitialDelay', 'reconnectMaxDelay', 'maxConsecutiveFailures'] as const
 
 /**
@@ -211,7 +217,7 @@ export interface RawProxyOptions {
   metricsListen?: string
   json?: boolean
   bitswap?: boolean
-  frontDoor?: FrontDoorLimits
+  frontDoor?: FrontDoorOptions
   pool?: PoolOptions
 }
 
@@ -226,7 +232,7 @@ interface ConfigFile {
   metricsListen?: string
   json?: boolean
   bitswap?: boolean
-  frontDoor?: FrontDoorLimits
+  frontDoor?: FrontDoorOptions
   pool?: PoolOptions
 }
 
@@ -397,6 +403,14 @@ export function validateProxyOptions (raw: RawProxyOptions, sources: OptionSourc
       if (bitswap && BITSWAP_PROTOCOLS.includes(protocol)) {
         throw new UsageError(`${from('routes')} ${protocol}: Bitswap cannot be bridged as a stream and is handled by the Bitswap forwarder; drop the route, or pass --no-bitswap`, 'proxy')
       }
+    }
+  }
+
+  // a paused bridge may hold one receive window per stream
+  const window = frontDoorMuxerOptions(raw.frontDoor).streamOptions.maxStreamWindowSize
+  for (const route of routes) {
+    if (route.maxBufferedBytes != null && route.maxBufferedBytes < window) {
+      throw new UsageError(`${from('routes')} ${route.protocols.join(',')}: maxBufferedBytes (${route.maxBufferedBytes}) must be at least the stream window (${window}, frontDoor.maxStreamWindowSize)`, 'proxy')
     }
   }
 

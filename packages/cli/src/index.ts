@@ -45,7 +45,7 @@ export type { ProxyIdentity, ProxyServices, RunningProxy, StartProxyOptions } fr
 export { fetchFile, runGet, runGetCommand } from './get-command.ts'
 export type { FetchFileOptions } from './get-command.ts'
 export { CONFIG_KEYS, parseGetArgs, parseMetricsListen, parseProxyArgs, parseRoute, readConfigFile, validateProxyOptions } from './config.ts'
-export type { GetOptions, MetricsAddress, OptionSources, Parsed, PoolOptions, ProxyOptions, RawProxyOptions, RouteOption } from './config.ts'
+export type { FrontDoorOptions, GetOptions, MetricsAddress, OptionSources, Parsed, PoolOptions, ProxyOptions, RawProxyOptions, RouteOption } from './config.ts'
 export { fetchCommand, SAMPLE_FILE, startEmbeddedDownstreams } from './embedded.ts'
 export type { CommandContext, EmbeddedDownstreams, EmbeddedOptions } from './embedded.ts'
 export { startMetricsServer } from './metrics-server.ts'

@@ -4,7 +4,7 @@
  */
 
 import { resolve } from 'node:path'
-import { frontDoorConnectionManager, loadKuboIdentity, loadOrCreateKeyFile, proxy } from '@kitsune/proxy'
+import { frontDoorConnectionManager, frontDoorMuxerOptions, loadKuboIdentity, loadOrCreateKeyFile, proxy } from '@kitsune/proxy'
 import { identify } from '@libp2p/identify'
 import { logger } from '@libp2p/logger'
 import { mplex } from '@libp2p/mplex'
@@ -176,8 +176,9 @@ async function createProxyNode (validated: ProxyOptions, init: NodeInit): Promis
       },
       transports: [tcp(), webSockets()],
       connectionEncrypters: [noise()],
-      // js-ipfs and older js-libp2p clients only speak mplex
-      streamMuxers: [yamux(), mplex()],
+      // yamux windows bounded so a paused bridge holds little; js-ipfs and
+      // older js-libp2p clients only speak mplex
+      streamMuxers: [yamux(frontDoorMuxerOptions(validated.frontDoor)), mplex()],
       connectionManager: frontDoorConnectionManager(validated.frontDoor),
       connectionGater: {
         // downstreams usually sit on loopback or a private network, and the

@@ -94,6 +94,8 @@ describe('config', () => {
       [['--kubo-config', 'c', '--key', 'k'], /give one/],
       [['--announce', '/nope'], /--announce "\/nope" is not a valid multiaddr/]
     ]
+    await writeFile(join(dir, 'small-buffer.json'), JSON.stringify({ route: [{ protocols: ['/a/1'], maxBufferedBytes: 1024 }] }))
+    cases.push([['--config', join(dir, 'small-buffer.json')], /maxBufferedBytes \(1024\) must be at least the stream window \(1048576/])
     for (const [args, message] of cases) {
       const err = await parseProxyArgs(args).then(() => undefined, (err: Error) => err)
       expect(err, args.join(' ')).to.be.an.instanceOf(UsageError)

@@ -1,12 +1,26 @@
 import { createTestNode, ECHO_PROTOCOL, echoRoundTrip, patternBytes, readAll, sendAll } from '@kitsune/test-support'
+import { yamux } from '@libp2p/yamux'
 import { expect } from 'aegir/chai'
 import { equals } from 'uint8arrays/equals'
-import { yamux } from '@libp2p/yamux'
 import { frontDoorMuxerOptions, proxy } from '../src/index.ts'
 import { addressOf, FAST_POOL, startCluster } from './fixtures.ts'
 import type { Cluster, ProxyNode } from './fixtures.ts'
 import type { BaseServices } from '@kitsune/test-support'
-import type { Libp2p } from '@libp2p/interface'
+import type { Libp2p, Stream } from '@libp2p/interface'
+
+function pauseFor (stream: Stream, ms: number): void {
+  if (stream.readStatus !== 'readable') {
+    return
+  }
+  stream.pause()
+  setTimeout(() => {
+    try {
+      stream.resume()
+    } catch {
+      // the test is over and the node stopped
+    }
+  }, ms)
+}
 
 describe('stream bridging', () => {
   let cluster: Cluster
@@ -64,19 +78,7 @@ describe('stream bridging', () => {
         // would take at that rate. The pause is made after the current dispatch,
         // because one made inside a dispatch that resume() started is undone
         // by resume() itself (see bridge.ts)
-        queueMicrotask(() => {
-          if (stream.readStatus !== 'readable') {
-            return
-          }
-          stream.pause()
-          setTimeout(() => {
-            try {
-              stream.resume()
-            } catch {
-              // the test is over and the node stopped
-            }
-          }, evt.data.byteLength / 8_000)
-        })
+        queueMicrotask(pauseFor.bind(null, stream, evt.data.byteLength / 8_000))
       })
       stream.addEventListener('end', () => {
         if (stream.writeStatus === 'writable') {
@@ -116,4 +118,3 @@ describe('stream bridging', () => {
     expect(peak).to.be.at.most(2 * window)
   })
 })
-

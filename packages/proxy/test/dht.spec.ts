@@ -4,8 +4,8 @@ import { expect } from 'aegir/chai'
 import { DHT_PROTOCOLS, proxy } from '../src/index.ts'
 import { addressOf, FAST_POOL, waitFor } from './fixtures.ts'
 import type { ProxyNode } from './fixtures.ts'
-import type { KadDHT } from '@libp2p/kad-dht'
 import type { Libp2p } from '@libp2p/interface'
+import type { KadDHT } from '@libp2p/kad-dht'
 
 type DHTNode = Libp2p<{ dht: KadDHT }>
 

@@ -1,4 +1,4 @@
-import { createTestNode, ECHO_PROTOCOL, handleEcho } from '@kitsune/test-support'
+import { createTestNode, ECHO_PROTOCOL, handleEcho, readAll as drain } from '@kitsune/test-support'
 import { proxy } from '../src/index.ts'
 import type { Proxy, ProxyInit } from '../src/index.ts'
 import type { BaseServices } from '@kitsune/test-support'
@@ -82,9 +82,8 @@ export async function handleWhoami (node: Libp2p): Promise<void> {
   await node.handle(WHOAMI_PROTOCOL, async (stream) => {
     try {
       stream.send(new TextEncoder().encode(node.peerId.toString()))
-      for await (const _ of stream) {
-        // hold until the remote is done
-      }
+      // hold until the remote is done
+      await drain(stream)
       await stream.close()
     } catch (err: any) {
       stream.abort(err)
