@@ -1,6 +1,5 @@
 import { IdleTimeoutError } from './errors.ts'
 import type { Stream } from '@libp2p/interface'
-import type { Uint8ArrayList } from 'uint8arraylist'
 
 export interface BridgeOptions {
   /** Reset both sides when no byte moves either way for this many ms */
@@ -86,16 +85,12 @@ export async function bridgeStreams (upstream: Stream, downstream: Stream, optio
     }
 
     source.addEventListener('message', (evt) => {
-      const data: Uint8Array | Uint8ArrayList = evt.data
+      const data = evt.data
       lastActivity = Date.now()
-      if (direction === 'up') {
-        result.bytesUp += data.byteLength
-      } else {
-        result.bytesDown += data.byteLength
-      }
-      options.onData?.(direction, data.byteLength)
 
       if (destination.writeStatus !== 'writable') {
+        // the other side stopped accepting writes: it was reset (and so will
+        // we be) or it closed its write end after a reset of its own
         return
       }
 
@@ -106,6 +101,13 @@ export async function bridgeStreams (upstream: Stream, downstream: Stream, optio
         fail(err)
         return
       }
+
+      if (direction === 'up') {
+        result.bytesUp += data.byteLength
+      } else {
+        result.bytesDown += data.byteLength
+      }
+      options.onData?.(direction, data.byteLength)
 
       if (!accepted && !waiting) {
         waiting = true

@@ -90,6 +90,8 @@ class DownstreamEntry implements Downstream {
   lastError?: string
   timer?: ReturnType<typeof setTimeout>
   connecting = false
+  /** When the current connection came up */
+  upSince = 0
   readonly source: string
   readonly api?: URL
   private readonly connectionManager: ConnectionManager
@@ -322,7 +324,7 @@ export class DownstreamPool extends TypedEventEmitter<DownstreamPoolEvents> {
     if (!this.started || entry.timer != null || entry.connecting) {
       return
     }
-    const delay = Math.min(this.reconnectInitialDelay * 2 ** entry.attempt, this.reconnectMaxDelay) * (0.8 + Math.random() * 0.4)
+    const delay = Math.min(this.reconnectInitialDelay * 2 ** entry.attempt * (0.8 + Math.random() * 0.4), this.reconnectMaxDelay)
     entry.attempt++
     entry.timer = setTimeout(() => {
       entry.timer = undefined
@@ -358,8 +360,8 @@ export class DownstreamPool extends TypedEventEmitter<DownstreamPoolEvents> {
         signal: AbortSignal.timeout(this.dialTimeout)
       })
 
-      entry.attempt = 0
       entry.failures = 0
+      entry.upSince = Date.now()
       this.setStatus(entry, entry.draining ? 'draining' : 'up')
     } catch (err: any) {
       this.log.error('downstream %s unreachable - %e', entry.source, err)
@@ -377,7 +379,12 @@ export class DownstreamPool extends TypedEventEmitter<DownstreamPoolEvents> {
   private onPeerDisconnect (evt: CustomEvent<PeerId>): void {
     const entry = this.find(evt.detail)
     if (entry != null && (entry.status === 'up' || entry.status === 'draining')) {
-      entry.attempt = 0
+      // a connection that held for a while starts the backoff afresh; one
+      // that drops at once keeps backing off, so a flapping node is not
+      // redialled every half second
+      if (Date.now() - entry.upSince >= this.reconnectMaxDelay) {
+        entry.attempt = 0
+      }
       this.markDown(entry, 'disconnected')
     }
   }
@@ -387,8 +394,8 @@ export class DownstreamPool extends TypedEventEmitter<DownstreamPoolEvents> {
     if (entry != null && entry.status === 'down' && !entry.connecting) {
       clearTimeout(entry.timer)
       entry.timer = undefined
-      entry.attempt = 0
       entry.failures = 0
+      entry.upSince = Date.now()
       this.setStatus(entry, entry.draining ? 'draining' : 'up')
     }
   }

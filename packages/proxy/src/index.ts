@@ -29,20 +29,20 @@
  * const { privateKey } = await loadOrCreateKeyFile('./preload.key')
  *
  * const node = await createLibp2p({
- * privateKey,
- * addresses: { listen: ['/ip4/0.0.0.0/tcp/4001'] },
- * transports: [tcp()],
- * connectionEncrypters: [noise()],
- * streamMuxers: [yamux()],
- * connectionManager: frontDoorConnectionManager(),
- * services: {
+ *   privateKey,
+ *   addresses: { listen: ['/ip4/0.0.0.0/tcp/4001'] },
+ *   transports: [tcp()],
+ *   connectionEncrypters: [noise()],
+ *   streamMuxers: [yamux(frontDoorMuxerOptions())],
+ *   connectionManager: frontDoorConnectionManager(),
+ *   services: {
  *     identify: identify(),
  *     ping: ping(),
  *     proxy: proxy({
  *       downstreams: ['/ip4/10.0.1.42/tcp/4001/p2p/12D3KooW...'],
  *       downstreamApis: ['http://10.0.1.43:5001'],
  *       routes: [
- *         { protocols: DHT_PROTOCOLS, strategy: 'hash' },
+ *         { protocols: DHT_PROTOCOLS, strategy: 'least-outstanding' },
  *         { protocols: ['/my-app/1.0.0'] }
  *       ]
  *     })

@@ -1,5 +1,6 @@
 import { serviceCapabilities } from '@libp2p/interface'
 import { PeerMap, PeerSet } from '@libp2p/peer-collections'
+import { raceSignal } from 'race-signal'
 import { bridgeStreams } from './bridge.ts'
 import { DEFAULT_STRATEGY, IDLE_TIMEOUT, MAX_BUFFERED_BYTES, MAX_SETUP_ATTEMPTS, MAX_STREAMS_PER_DOWNSTREAM, MAX_STREAMS_PER_PEER, SETUP_TIMEOUT } from './constants.ts'
 import { DownstreamPool } from './downstream-pool.ts'
@@ -9,6 +10,12 @@ import type { Downstream } from './downstream-pool.ts'
 import type { Proxy, ProxyComponents, ProxyInit, ProxyStatus, RouteInit } from './index.ts'
 import type { BalancingStrategy } from './strategies.ts'
 import type { Connection, CounterGroup, Histogram, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
+
+/**
+ * Errors that say nothing about a downstream's health: it does not speak one
+ * protocol, or a local limit was reached
+ */
+const NOT_HEALTH_FAILURES = new Set(['UnsupportedProtocolError', 'TooManyOutboundProtocolStreamsError'])
 
 interface Route {
   protocols: string[]
@@ -208,10 +215,9 @@ export class KitsuneProxy implements Proxy, Startable {
       upstream.maxReadBufferLength = route.maxBufferedBytes
 
       const stopTimer = this.metrics?.setupSeconds.timer()
-      const { downstream, stream } = await this.openDownstream(route, peer, protocol)
+      const { downstream, stream, release } = await this.openDownstream(route, peer, protocol)
       stopTimer?.()
 
-      const release = this.pool.acquire(downstream)
       const downstreamId = downstream.peerId.toString()
       this.metrics?.streams.increment({ [protocol]: true })
       this.metrics?.downstreamStreams.increment({ [downstreamId]: true })
@@ -248,7 +254,7 @@ export class KitsuneProxy implements Proxy, Startable {
    * Opens `protocol` on the downstreams the route's strategy names, in order,
    * until one accepts
    */
-  private async openDownstream (route: Route, upstream: PeerId, protocol: string): Promise<{ downstream: Downstream, stream: Stream }> {
+  private async openDownstream (route: Route, upstream: PeerId, protocol: string): Promise<{ downstream: Downstream, stream: Stream, release(): void }> {
     const candidates = route.strategy
       .select({ upstream, protocol, key: upstream.toString() }, this.pool.healthy())
       .slice(0, route.maxSetupAttempts)
@@ -259,18 +265,27 @@ export class KitsuneProxy implements Proxy, Startable {
 
     const errors: string[] = []
     for (const downstream of candidates) {
+      // counted as load while it is being opened, so a burst spreads out
+      const release = this.pool.acquire(downstream)
       try {
-        const stream = await this.components.connectionManager.openStream(downstream.peerId, protocol, {
-          signal: AbortSignal.any([AbortSignal.timeout(route.setupTimeout), this.shutdown.signal]),
+        const signal = AbortSignal.any([AbortSignal.timeout(route.setupTimeout), this.shutdown.signal])
+        const opening = this.components.connectionManager.openStream(downstream.peerId, protocol, {
+          signal,
           maxOutboundStreams: route.maxStreamsPerDownstream
         })
+        // libp2p does not race stream middleware against the signal
+        opening.then(stream => { if (signal.aborted) { stream.abort(signal.reason) } }, () => {})
+        const stream = await raceSignal(opening, signal)
         stream.pause()
         this.pool.reportSuccess(downstream)
-        return { downstream, stream }
+        return { downstream, stream, release }
       } catch (err: any) {
+        release()
         this.log('could not open %s on downstream %p - %e', protocol, downstream.peerId, err)
         errors.push(`${downstream.peerId.toString()}: ${err.message}`)
-        this.pool.reportFailure(downstream, err)
+        if (!NOT_HEALTH_FAILURES.has(err.name)) {
+          this.pool.reportFailure(downstream, err)
+        }
       }
     }
 

@@ -1,3 +1,7 @@
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
 import { createTestNode, ECHO_PROTOCOL, echoRoundTrip, handleEcho, patternBytes } from '@kitsune/test-support'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { expect } from 'aegir/chai'
@@ -18,6 +22,30 @@ async function clients (count: number): Promise<Node[]> {
 
 async function stopAll (nodes: Array<Libp2p | undefined>): Promise<void> {
   await Promise.all(nodes.map(async n => { await n?.stop() }))
+}
+
+interface ChildDownstream {
+  address: string
+  freeze(): void
+  kill(): void
+}
+
+/**
+ * Starts a whoami downstream in its own process
+ */
+async function spawnDownstream (): Promise<ChildDownstream> {
+  const child = spawn(process.execPath, [fileURLToPath(new URL('./processes/whoami-node.js', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const [line] = await once(createInterface({ input: child.stdout }), 'line')
+  const { address } = JSON.parse(line)
+  return {
+    address,
+    freeze: () => { child.kill('SIGSTOP') },
+    kill: () => { child.kill('SIGKILL') }
+  }
+}
+
+function peerIdOf (address: string): string {
+  return address.split('/p2p/').pop() ?? ''
 }
 
 function tally (ids: string[]): Map<string, number> {
@@ -175,31 +203,69 @@ describe('proxy router', function () {
       }
     })
 
-    it('marks a downstream down after repeated failed streams and never hands it out while down', async () => {
-      const broken = await createTestNode()
+    it('times a set-up out at setupTimeout, fails over, and marks a downstream down after maxConsecutiveFailures', async () => {
+      const frozen = await spawnDownstream()
+      const working = await createTestNode()
+      await handleWhoami(working)
+      const frozenId = peerIdOf(frozen.address)
+      const proxyNode = await createTestNode({
+        services: {
+          proxy: proxy({
+            downstreams: [frozen.address, addressOf(working)],
+            maxConsecutiveFailures: 2,
+            reconnectInitialDelay: 60_000,
+            routes: [{ protocols: [WHOAMI_PROTOCOL], setupTimeout: 300, strategy: { name: 'frozen-first', select: (_r, d) => [...d].sort((a) => a.peerId.toString() === frozenId ? -1 : 1) } }]
+          })
+        }
+      }) as ProxyNode
+      cluster = { proxy: proxyNode, downstreams: [working], stop: async () => { frozen.kill(); await stopAll([proxyNode, working]) } }
+      await proxyNode.services.proxy.ready()
+      const pool = proxyNode.services.proxy.pool
+      expect(pool.healthy()).to.have.lengthOf(2)
+
+      // the connection stays open, but nothing answers on it any more
+      frozen.freeze()
+      peers = await clients(1)
+
+      const started = Date.now()
+      expect((await whoami(peers[0], addressOf(proxyNode))).id).to.equal(working.peerId.toString())
+      expect(Date.now() - started).to.be.within(280, 3_000)
+      expect(pool.list().find(d => d.peerId === frozenId)?.status).to.equal('up')
+
+      await whoami(peers[0], addressOf(proxyNode))
+      const status = pool.list().find(d => d.peerId === frozenId)
+      expect(status?.status).to.equal('down')
+      expect(status?.lastError).to.include('2 consecutive failures')
+      expect(pool.healthy().map(d => d.peerId.toString())).to.deep.equal([working.peerId.toString()])
+
+      // down means never handed out: the next stream goes straight to `working`
+      const quick = Date.now()
+      await whoami(peers[0], addressOf(proxyNode))
+      expect(Date.now() - quick).to.be.lessThan(280)
+    })
+
+    it('does not count a downstream that lacks one protocol as unhealthy', async () => {
+      const partial = await createTestNode()
       const working = await createTestNode()
       await handleWhoami(working)
       const proxyNode = await createTestNode({
         services: {
           proxy: proxy({
-            downstreams: [addressOf(broken), addressOf(working)],
+            ...FAST_POOL,
             maxConsecutiveFailures: 2,
-            reconnectInitialDelay: 60_000,
-            routes: [{ protocols: [WHOAMI_PROTOCOL], strategy: { name: 'broken-first', select: (_r, d) => [...d].sort((a) => a.peerId.equals(broken.peerId) ? -1 : 1) } }]
+            downstreams: [addressOf(partial), addressOf(working)],
+            routes: [{ protocols: [WHOAMI_PROTOCOL], strategy: { name: 'partial-first', select: (_r, d) => [...d].sort((a) => a.peerId.equals(partial.peerId) ? -1 : 1) } }]
           })
         }
       }) as ProxyNode
-      cluster = { proxy: proxyNode, downstreams: [broken, working], stop: async () => stopAll([proxyNode, broken, working]) }
+      cluster = { proxy: proxyNode, downstreams: [partial, working], stop: async () => stopAll([proxyNode, partial, working]) }
       await proxyNode.services.proxy.ready()
       peers = await clients(1)
-      const pool = proxyNode.services.proxy.pool
 
-      await whoami(peers[0], addressOf(proxyNode))
-      await whoami(peers[0], addressOf(proxyNode))
-      const status = pool.list().find(d => d.peerId === broken.peerId.toString())
-      expect(status?.status).to.equal('down')
-      expect(status?.lastError).to.include('consecutive failures')
-      expect(pool.healthy().map(d => d.peerId.toString())).to.deep.equal([working.peerId.toString()])
+      for (let i = 0; i < 4; i++) {
+        expect((await whoami(peers[0], addressOf(proxyNode))).id).to.equal(working.peerId.toString())
+      }
+      expect(proxyNode.services.proxy.pool.healthy()).to.have.lengthOf(2)
     })
 
     it('resets upstream streams at once when no downstream is healthy', async () => {
@@ -332,6 +398,37 @@ describe('proxy router', function () {
       await waitFor(() => cluster?.proxy.services.proxy.status().openBridges === 1 || cluster?.proxy.services.proxy.status().openBridges === 0, 5_000, 'held streams to close')
       // the limit is on concurrent streams: once closed, the peer may open more
       await whoami(greedy, target)
+    })
+
+    it('gives up after maxSetupAttempts downstreams have failed', async () => {
+      const broken = await Promise.all([createTestNode(), createTestNode(), createTestNode()])
+      const working = await createTestNode()
+      await handleWhoami(working)
+      const brokenFirst = { name: 'broken-first', select: (_r: any, d: readonly any[]) => [...d].sort((a) => a.peerId.equals(working.peerId) ? 1 : -1) }
+      const build = async (maxSetupAttempts: number): Promise<ProxyNode> => {
+        const node = await createTestNode({
+          services: { proxy: proxy({ ...FAST_POOL, maxConsecutiveFailures: 100, downstreams: [...broken, working].map(addressOf), routes: [{ protocols: [WHOAMI_PROTOCOL], strategy: brokenFirst, maxSetupAttempts }] }) }
+        }) as ProxyNode
+        await node.services.proxy.ready()
+        return node
+      }
+      const three = await build(3)
+      const four = await build(4)
+      cluster = { proxy: three, downstreams: [...broken, working], stop: async () => stopAll([three, four, ...broken, working]) }
+      peers = await clients(1)
+
+      await expect(whoami(peers[0], addressOf(three))).to.eventually.be.rejected()
+      expect((await whoami(peers[0], addressOf(four))).id).to.equal(working.peerId.toString())
+    })
+
+    it('opens at most maxStreamsPerDownstream streams of a route on one downstream', async () => {
+      cluster = await startCluster(1, { routes: [{ protocols: [WHOAMI_PROTOCOL], maxStreamsPerDownstream: 2 }] })
+      peers = await clients(3)
+      const target = addressOf(cluster.proxy)
+
+      const attempts = await Promise.allSettled(peers.map(async client => whoami(client, target, { close: false })))
+      expect(attempts.filter(a => a.status === 'fulfilled')).to.have.lengthOf(2)
+      await Promise.all(attempts.map(async a => { if (a.status === 'fulfilled') { await a.value.stream.close() } }))
     })
 
     it('resets a bridge that stays idle past idleTimeout, but not a slow one that keeps moving', async () => {
