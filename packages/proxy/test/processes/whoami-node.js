@@ -10,4 +10,4 @@ await node.handle(WHOAMI_PROTOCOL, async (stream) => {
   stream.addEventListener('remoteCloseWrite', () => { void stream.close() })
 }, { maxInboundStreams: 1024 })
 process.stdout.write(JSON.stringify({ address: node.getMultiaddrs()[0].toString() }) + '\n')
-process.on('SIGTERM', () => { node.stop().finally(() => process.exit(0)) })
+process.on('SIGTERM', () => { void Promise.resolve(node.stop()).finally(() => process.exit(0)) })
