@@ -59,12 +59,13 @@ serveRole('client', async () => {
       }
     }
     await stream.close()
+    const closedMs = performance.now() - start
     const received = await ack
     const ms = performance.now() - start
     if (received !== bytes) {
       throw new Error(`${target}: receiver reports ${received} bytes, sent ${bytes}`)
     }
-    return { bytes, ms }
+    return { bytes, ms, closedMs }
   }
 
   const ONE_BYTE = new Uint8Array([0x2a])
