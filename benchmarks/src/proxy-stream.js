@@ -18,8 +18,12 @@
  *
  * Usage: node src/proxy-stream.js [--json] [--size MiB] [--rounds N]
  *        [--samples N] [--warmup N] [--chunk KiB] [--profile] [--timeout s]
- *        [--max-buffered MiB]  (the proxy route's maxBufferedBytes, default 64)
+ *        [--max-buffered MiB]  (the proxy route's maxBufferedBytes; default: the proxy's)
  *        [--pace MB/s]  (cap the client's send rate on both paths)
+ *        [--window MiB]  (the proxy's yamux maxStreamWindowSize; default:
+ *                         frontDoorMuxerOptions()'s)
+ *        [--stock-noise]  (the proxy uses @libp2p/noise's default crypto instead
+ *                         of frontDoorNoiseCrypto, as kitsune proxy does)
  *
  * --profile   V8 CPU profiles of the last round only: the proxy during its
  *             proxy-path transfer, client and downstream during their direct
@@ -54,12 +58,14 @@ const { values: opts } = parseArgs({
     timeout: { type: 'string', default: '600' },
     'max-buffered': { type: 'string' },
     pace: { type: 'string' },
+    window: { type: 'string' },
+    'stock-noise': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false }
   }
 })
 
 if (opts.help) {
-  console.log('Usage: node src/proxy-stream.js [--json] [--size MiB=768] [--rounds N=5] [--samples N=300] [--warmup N=50] [--chunk KiB=64] [--profile] [--cpu-prof] [--timeout s=600] [--max-buffered MiB=64] [--pace MB/s]')
+  console.log('Usage: node src/proxy-stream.js [--json] [--size MiB=768] [--rounds N=5] [--samples N=300] [--warmup N=50] [--chunk KiB=64] [--profile] [--cpu-prof] [--timeout s=600] [--max-buffered MiB] [--window MiB] [--pace MB/s] [--stock-noise]')
   process.exit(0)
 }
 
@@ -114,6 +120,7 @@ async function main () {
   say(`Kitsune proxy benchmark, ${machine.date}`)
   say(`Node ${machine.node} · ${machine.platform} · ${machine.cores} cores (${machine.cpu}) · ${machine.memoryGiB} GiB RAM · load average ${machine.loadAvgAtStart.join(' ')}`)
   say(`${fmt(BYTES / MiB, 0)} MiB per transfer × ${ROUNDS} rounds per path, ${CHUNK / 1024} KiB writes${PACE == null ? '' : `, client paced to ${PACE} MB/s`}; latency ${SAMPLES} samples per path after ${WARMUP} warm-up`)
+  say(`proxy noise crypto: ${opts['stock-noise'] ? '@libp2p/noise default (--stock-noise)' : 'frontDoorNoiseCrypto (as kitsune proxy runs)'}`)
   say('')
 
   // ── start the three roles ────────────────────────────────────────────────
@@ -131,7 +138,7 @@ async function main () {
     proxyArgv.push('--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}`)
     profiles.push(profileDir + name)
   }
-  roles.proxy = spawnRole('proxy', { config: { downstream: downstream.multiaddr, maxBufferedBytes: opts['max-buffered'] == null ? undefined : Math.round(Number(opts['max-buffered']) * MiB) }, execArgv: proxyArgv })
+  roles.proxy = spawnRole('proxy', { config: { downstream: downstream.multiaddr, maxBufferedBytes: opts['max-buffered'] == null ? undefined : Math.round(Number(opts['max-buffered']) * MiB), maxStreamWindowSize: opts.window == null ? undefined : Math.round(Number(opts.window) * MiB), stockNoise: opts['stock-noise'] }, execArgv: proxyArgv })
   roles.client = spawnRole('client')
   const [proxyInfo] = await Promise.all([roles.proxy.ready, roles.client.ready])
 
@@ -267,7 +274,7 @@ async function main () {
   const results = {
     benchmark: 'proxy-stream',
     machine,
-    settings: { bytesPerTransfer: BYTES, rounds: ROUNDS, chunkBytes: CHUNK, paceMBps: PACE ?? null, latencySamples: SAMPLES, latencyWarmup: WARMUP, profiled: opts.profile || opts['cpu-prof'] },
+    settings: { bytesPerTransfer: BYTES, rounds: ROUNDS, chunkBytes: CHUNK, paceMBps: PACE ?? null, proxyMaxBufferedMiB: opts['max-buffered'] ?? 'default', proxyStreamWindowMiB: opts.window ?? 'default', latencySamples: SAMPLES, latencyWarmup: WARMUP, profiled: opts.profile || opts['cpu-prof'] },
     throughput: {
       directMBps: round(directMBps, 1),
       proxyMBps: round(proxyMBps, 1),

@@ -5,6 +5,9 @@
  */
 
 import { createTestNode, drained, patternBytes } from '@kitsune/test-support'
+// not declared in benchmarks/package.json (adding it needs a lock-file
+// update); it resolves through the workspace, as a dependency of
+// test-support and proxy
 import { multiaddr } from '@multiformats/multiaddr'
 import { serveRole } from '../rpc.js'
 import { ECHO_PROTOCOL, SINK_PROTOCOL, readAck } from '../protocols.js'

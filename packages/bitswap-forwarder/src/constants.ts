@@ -93,6 +93,16 @@ export const MAX_TRACKED_WANTS = 65_536
 export const MAX_OUTSTANDING_BYTES_PER_PEER = 8 * 1024 * 1024
 
 /**
+ * Block bytes the forwarder may hold for all peers together, counted like
+ * `MAX_OUTSTANDING_BYTES_PER_PEER`. While it is reached no peer's
+ * want-blocks are sent downstream, so a flood of wants from many peers
+ * cannot make the proxy buffer without bound.
+ *
+ * @default 268435456
+ */
+export const MAX_OUTSTANDING_BYTES = 256 * 1024 * 1024
+
+/**
  * Concurrent inbound Bitswap streams one upstream peer may hold open; more
  * are reset
  *

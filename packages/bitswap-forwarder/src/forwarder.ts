@@ -7,7 +7,7 @@ import { decodeMessage, FrameDecoder, keyOf, protocolsOf, versionOf } from './co
 import * as C from './constants.ts'
 import { InvalidOptionError, MissingProxyError, PeerCutOffError, TooManyStreamsError, WantlistTooLargeError } from './errors.ts'
 import { MessageQueue } from './message-queue.ts'
-import { PeerLedger } from './peer-ledger.ts'
+import { PeerLedger, Totals } from './peer-ledger.ts'
 import { Window } from './preload-window.ts'
 import { BlockVerifier } from './verifier.ts'
 import { WantRouter } from './want-router.ts'
@@ -29,6 +29,7 @@ interface Options {
   maxWantlistEntriesPerPeer: number
   maxTrackedWants: number
   maxOutstandingBytesPerPeer: number
+  maxOutstandingBytes: number
   maxInboundStreamsPerPeer: number
   maxInboundStreamsPerDownstream: number
   maxWantsPerDownstream: number
@@ -60,6 +61,7 @@ function validate (init: BitswapForwarderInit): Options {
     maxWantlistEntriesPerPeer: positive('maxWantlistEntriesPerPeer', init.maxWantlistEntriesPerPeer, C.MAX_WANTLIST_ENTRIES_PER_PEER),
     maxTrackedWants: positive('maxTrackedWants', init.maxTrackedWants, C.MAX_TRACKED_WANTS),
     maxOutstandingBytesPerPeer: positive('maxOutstandingBytesPerPeer', init.maxOutstandingBytesPerPeer, C.MAX_OUTSTANDING_BYTES_PER_PEER),
+    maxOutstandingBytes: positive('maxOutstandingBytes', init.maxOutstandingBytes, C.MAX_OUTSTANDING_BYTES),
     maxInboundStreamsPerPeer: positive('maxInboundStreamsPerPeer', init.maxInboundStreamsPerPeer, C.MAX_INBOUND_STREAMS_PER_PEER),
     maxInboundStreamsPerDownstream: positive('maxInboundStreamsPerDownstream', init.maxInboundStreamsPerDownstream, C.MAX_INBOUND_STREAMS_PER_DOWNSTREAM),
     maxWantsPerDownstream: positive('maxWantsPerDownstream', init.maxWantsPerDownstream, C.MAX_WANTS_PER_DOWNSTREAM),
@@ -112,6 +114,9 @@ export class BitswapForwarder implements BitswapForwarderInterface, Startable {
   private readonly cutOffUntil = new Map<string, number>()
   private readonly openWindows = new Set<Window>()
   private readonly pumpSoon = new Set<PeerLedger>()
+  /** Ledgers whose want-blocks wait for the global budget */
+  private readonly starved = new Set<PeerLedger>()
+  private readonly totals = new Totals()
   private trackedWants = 0
   private blockSizeEstimate = C.INITIAL_BLOCK_SIZE_ESTIMATE
   private windowIds = 0
@@ -429,7 +434,10 @@ export class BitswapForwarder implements BitswapForwarderInterface, Startable {
             maxEntries: this.options.maxWantlistEntriesPerPeer,
             canVerify: (code) => this.verifier.canVerify(code)
           })
-          await this.receive(peer, downstream, message)
+          const pending = this.receive(peer, downstream, message)
+          if (pending != null) {
+            await pending
+          }
         }
       }
     } catch (err: any) {
@@ -491,7 +499,12 @@ export class BitswapForwarder implements BitswapForwarderInterface, Startable {
     this.queues.delete(peerKey)
   }
 
-  private async receive (peer: PeerId, downstream: boolean, message: DecodedMessage): Promise<void> {
+  /**
+   * Handles one message. Synchronous unless a block needs an asynchronous
+   * hasher, so that everything a message causes (blocks for many peers,
+   * wants and cancels downstream) is queued before any queue flushes.
+   */
+  private receive (peer: PeerId, downstream: boolean, message: DecodedMessage): Promise<void> | undefined {
     const router = downstream ? this.forward : this.reverse
     router.touch(peer)
 
@@ -503,16 +516,32 @@ export class BitswapForwarder implements BitswapForwarderInterface, Startable {
       }
     }
 
-    for (const block of message.blocks) {
+    const cids = message.blocks.map((block): CID | Promise<CID | Error> | Error => {
       if (block.data.byteLength > this.options.maxBlockSize) {
-        this.badBlock(peer, downstream, router, block.prefix, `block of ${block.data.byteLength} bytes is over maxBlockSize`)
-        continue
+        return new Error(`block of ${block.data.byteLength} bytes is over maxBlockSize`)
       }
-      let cid: CID
       try {
-        cid = await this.verifier.cidOf(block.prefix, block.data)
+        const cid = this.verifier.cidOf(block.prefix, block.data)
+        return cid instanceof Promise ? cid.catch((err: Error) => err) : cid
       } catch (err: any) {
-        this.badBlock(peer, downstream, router, block.prefix, err.message)
+        return err
+      }
+    })
+
+    if (cids.some(cid => cid instanceof Promise)) {
+      return Promise.all(cids).then(resolved => {
+        this.receiveBlocks(peer, downstream, router, message, resolved)
+      })
+    }
+    this.receiveBlocks(peer, downstream, router, message, cids as Array<CID | Error>)
+  }
+
+  private receiveBlocks (peer: PeerId, downstream: boolean, router: WantRouter, message: DecodedMessage, cids: Array<CID | Error>): void {
+    for (let i = 0; i < message.blocks.length; i++) {
+      const block = message.blocks[i]
+      const cid = cids[i]
+      if (cid instanceof Error) {
+        this.badBlock(peer, downstream, router, block.prefix, cid.message)
         continue
       }
       const result = router.receivedBlock(peer, keyOf(cid), block.data)
@@ -567,7 +596,7 @@ export class BitswapForwarder implements BitswapForwarderInterface, Startable {
     const key = peer.toString()
     let ledger = ledgers.get(key)
     if (ledger == null) {
-      ledger = new PeerLedger(peer, role)
+      ledger = new PeerLedger(peer, role, this.totals)
       ledgers.set(key, ledger)
     }
     return ledger
@@ -672,7 +701,7 @@ export class BitswapForwarder implements BitswapForwarderInterface, Startable {
     if (entry.state === 'routed') {
       router.cancel(ledger, key)
     }
-    this.schedulePump(ledger)
+    this.released(ledger)
   }
 
   private dropLedger (ledgers: Map<string, PeerLedger>, peerKey: string, router: WantRouter): void {
@@ -681,6 +710,7 @@ export class BitswapForwarder implements BitswapForwarderInterface, Startable {
       return
     }
     ledgers.delete(peerKey)
+    this.starved.delete(ledger)
     for (const key of [...ledger.entries.keys()]) {
       this.removeWant(ledger, key, router)
     }
@@ -689,23 +719,37 @@ export class BitswapForwarder implements BitswapForwarderInterface, Startable {
   /**
    * Whether the peer may have another want-block routed: the bytes queued
    * for it plus the expected size of its unanswered want-blocks stay under
-   * `maxOutstandingBytesPerPeer`. While its queue is under the limit one
-   * want-block is always allowed, so a block larger than the budget still
-   * gets through.
+   * `maxOutstandingBytesPerPeer`, and the same sums over all peers stay
+   * under `maxOutstandingBytes`. A peer that ran out waits until half of
+   * its budget is free, so its wants go downstream in batches (stock Helia
+   * answers each batch on a new stream, which starts with a small flow
+   * control window: one block at a time would crawl). While its queue is
+   * under the limit, a peer with nothing in flight may always have one
+   * want-block routed, so a block larger than the budget still gets through.
    */
-  private hasBudget (ledger: PeerLedger): boolean {
+  private hasBudget (ledger: PeerLedger): 'ok' | 'peer' | 'global' {
+    const estimate = this.blockSizeEstimate
+    const perPeer = ledger.throttled ? this.options.maxOutstandingBytesPerPeer / 2 : this.options.maxOutstandingBytesPerPeer
     const queued = this.queues.get(ledger.peerKey)?.queuedBytes ?? 0
-    if (queued >= this.options.maxOutstandingBytesPerPeer) {
-      return false
+    if (queued >= perPeer) {
+      return 'peer'
     }
-    if (ledger.reservedBlocks === 0) {
-      return true
+    if (ledger.reservedBlocks > 0 && queued + (ledger.reservedBlocks + 1) * estimate > perPeer) {
+      return 'peer'
     }
-    return queued + (ledger.reservedBlocks + 1) * this.blockSizeEstimate <= this.options.maxOutstandingBytesPerPeer
+    const total = this.totals
+    if (total.queuedBytes >= this.options.maxOutstandingBytes) {
+      return 'global'
+    }
+    if (total.reservedBlocks > 0 && total.queuedBytes + (total.reservedBlocks + 1) * estimate > this.options.maxOutstandingBytes) {
+      return 'global'
+    }
+    return 'ok'
   }
 
   /**
-   * Routes held wants in order while the peer's budget allows
+   * Routes held wants in order while the budgets allow (want-haves need no
+   * budget and are never held back)
    */
   private pump (ledger: PeerLedger, router: WantRouter): void {
     let budget = true
@@ -719,15 +763,38 @@ export class BitswapForwarder implements BitswapForwarderInterface, Startable {
         if (!budget) {
           continue
         }
-        if (!this.hasBudget(ledger)) {
+        const verdict = this.hasBudget(ledger)
+        if (verdict !== 'ok') {
           budget = false
+          ledger.throttled = verdict === 'peer'
+          if (verdict === 'global') {
+            this.starved.add(ledger)
+          }
           continue
         }
+        ledger.throttled = false
       }
       ledger.held.delete(key)
       entry.state = 'routed'
       ledger.reserve(entry)
       this.route(ledger, entry, router)
+    }
+  }
+
+  /**
+   * Budget was freed: the ledger, and every ledger waiting on the global
+   * budget, may route more
+   */
+  private released (ledger?: PeerLedger): void {
+    if (ledger != null) {
+      this.schedulePump(ledger)
+    }
+    if (this.starved.size > 0) {
+      const starved = [...this.starved]
+      this.starved.clear()
+      for (const l of starved) {
+        this.schedulePump(l)
+      }
     }
   }
 
@@ -797,7 +864,7 @@ export class BitswapForwarder implements BitswapForwarderInterface, Startable {
       ledger.remove(entry.key)
       this.trackedWants--
     }
-    this.schedulePump(ledger)
+    this.released(ledger)
   }
 
   /**
@@ -814,7 +881,7 @@ export class BitswapForwarder implements BitswapForwarderInterface, Startable {
         this.counters.dontHavesSent++
       }
     }
-    this.schedulePump(ledger)
+    this.released(ledger)
   }
 
   // ---- downstream wants and preload windows ------------------------------
@@ -884,6 +951,7 @@ export class BitswapForwarder implements BitswapForwarderInterface, Startable {
         openTimeout: this.options.openStreamTimeout,
         maxOutboundStreams: 64,
         log: this.log,
+        totals: this.totals,
         onSent: (sent) => { this.onSent(peer, sent) },
         onError: (err) => { this.onQueueError(peer, err) }
       })
@@ -914,9 +982,8 @@ export class BitswapForwarder implements BitswapForwarderInterface, Startable {
       this.counters.blocksSent += sent.blocks
       this.counters.blockBytesSent += sent.blockBytes
     }
-    const ledger = this.upstreamLedgers.get(peerKey)
-    if (ledger != null) {
-      this.schedulePump(ledger)
+    if (sent.blockBytes > 0) {
+      this.released(this.upstreamLedgers.get(peerKey) ?? this.downstreamLedgers.get(peerKey))
     }
   }
 

@@ -127,6 +127,12 @@ export interface BitswapForwarderInit {
    */
   maxOutstandingBytesPerPeer?: number
   /**
+   * The same budget for all peers together
+   *
+   * @default 268435456
+   */
+  maxOutstandingBytes?: number
+  /**
    * Concurrent inbound Bitswap streams per upstream peer
    *
    * @default 32

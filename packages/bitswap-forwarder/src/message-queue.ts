@@ -17,6 +17,8 @@ export interface MessageQueueInit {
   openTimeout: number
   maxOutboundStreams: number
   log: Logger
+  /** Shared tally of queued block bytes */
+  totals?: { queuedBytes: number }
   /** Called after each message has been handed to the stream */
   onSent?(sent: SentSummary): void
   /** Called when messages could not be delivered; the queue was emptied */
@@ -60,7 +62,7 @@ export class MessageQueue {
   private closed = false
   private idleTimer?: ReturnType<typeof setTimeout>
   /** Block bytes queued and not yet handed to the stream */
-  queuedBytes = 0
+  private queued = 0
 
   constructor (init: MessageQueueInit) {
     this.peer = init.peer
@@ -72,6 +74,20 @@ export class MessageQueue {
    */
   get negotiatedVersion (): BitswapVersion | undefined {
     return this.version
+  }
+
+  /**
+   * Block bytes queued and not yet handed to the stream
+   */
+  get queuedBytes (): number {
+    return this.queued
+  }
+
+  private addQueued (delta: number): void {
+    this.queued += delta
+    if (this.init.totals != null) {
+      this.init.totals.queuedBytes += delta
+    }
   }
 
   get isEmpty (): boolean {
@@ -95,7 +111,7 @@ export class MessageQueue {
     }
     this.presences.delete(key)
     this.blocks.set(key, { cid, data })
-    this.queuedBytes += data.byteLength
+    this.addQueued(data.byteLength)
     this.schedule()
   }
 
@@ -122,7 +138,7 @@ export class MessageQueue {
     this.wants.clear()
     this.blocks.clear()
     this.presences.clear()
-    this.queuedBytes = 0
+    this.addQueued(-this.queued)
   }
 
   private schedule (): void {
@@ -251,11 +267,11 @@ export class MessageQueue {
         }
         this.init.log.error('block %c of %d bytes does not fit in a message, dropping it', block.cid, block.data.byteLength)
         this.blocks.delete(key)
-        this.queuedBytes -= block.data.byteLength
+        this.addQueued(-block.data.byteLength)
         continue
       }
       this.blocks.delete(key)
-      this.queuedBytes -= block.data.byteLength
+      this.addQueued(-block.data.byteLength)
       if (version === '1.0.0' && block.cid.multihash.code !== SHA2_256) {
         // a 1.0.0 peer hashes every block with sha2-256 to find its CID
         this.init.log('cannot send block %c to %p over Bitswap 1.0.0', block.cid, this.peer)

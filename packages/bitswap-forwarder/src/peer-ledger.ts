@@ -26,6 +26,17 @@ export interface LedgerEntry {
 }
 
 /**
+ * Tallies shared by every ledger and outbound queue, for the global
+ * outstanding-bytes budget
+ */
+export class Totals {
+  /** Routed want-blocks not yet answered, all peers */
+  reservedBlocks = 0
+  /** Block bytes queued for all peers and not yet written to a stream */
+  queuedBytes = 0
+}
+
+/**
  * What one peer wants from the forwarder: its wantlist with full-list
  * replacement semantics, and the order in which held wants are routed.
  * Upstream peers have one; so do downstreams whose wants pass a preload
@@ -40,11 +51,18 @@ export class PeerLedger {
   readonly held = new Set<string>()
   /** Routed want-blocks not yet answered */
   reservedBlocks = 0
+  /**
+   * Set when the peer ran out of budget; routing resumes only once half of
+   * the budget is free again, so that wants leave in batches
+   */
+  throttled = false
+  private readonly totals?: Totals
 
-  constructor (peer: PeerId, role: 'upstream' | 'downstream') {
+  constructor (peer: PeerId, role: 'upstream' | 'downstream', totals?: Totals) {
     this.peer = peer
     this.peerKey = peer.toString()
     this.role = role
+    this.totals = totals
   }
 
   get size (): number {
@@ -76,6 +94,9 @@ export class PeerLedger {
     if (!entry.reserved && entry.wantType === 'block') {
       entry.reserved = true
       this.reservedBlocks++
+      if (this.totals != null) {
+        this.totals.reservedBlocks++
+      }
     }
   }
 
@@ -83,6 +104,9 @@ export class PeerLedger {
     if (entry.reserved) {
       entry.reserved = false
       this.reservedBlocks--
+      if (this.totals != null) {
+        this.totals.reservedBlocks--
+      }
     }
   }
 }

@@ -13,23 +13,16 @@ import { multiaddrToUri } from '@multiformats/multiaddr-to-uri'
 import { CID } from 'multiformats/cid'
 import { BITSWAP_PROTOCOLS, DEFAULT_GET_TIMEOUT, DEFAULT_ROUTE_STRATEGY, ROUTE_ALIASES } from './constants.ts'
 import { UsageError } from './errors.ts'
-import type { FrontDoorLimits, FrontDoorMuxerLimits } from '@kitsune/proxy'
+import type { FrontDoorLimits, FrontDoorMuxerLimits, RouteInit } from '@kitsune/proxy'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 /**
  * One route: protocols bridged to downstreams, the strategy that places
  * them, and optional per-route limits (see `RouteInit` in `@kitsune/proxy`)
  */
-export interface RouteOption {
-  protocols: string[]
+export interface RouteOption extends Omit<RouteInit, 'strategy'> {
   /** A built-in strategy name: `sticky`, `least-outstanding` or `hash` */
   strategy: string
-  maxStreamsPerPeer?: number
-  maxStreamsPerDownstream?: number
-  idleTimeout?: number
-  setupTimeout?: number
-  maxSetupAttempts?: number
-  maxBufferedBytes?: number
 }
 
 /**

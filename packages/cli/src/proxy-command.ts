@@ -4,7 +4,7 @@
  */
 
 import { resolve } from 'node:path'
-import { frontDoorConnectionManager, frontDoorMuxerOptions, loadKuboIdentity, loadOrCreateKeyFile, proxy } from '@kitsune/proxy'
+import { frontDoorConnectionManager, frontDoorMuxerOptions, frontDoorNoiseCrypto, loadKuboIdentity, loadOrCreateKeyFile, proxy } from '@kitsune/proxy'
 import { identify } from '@libp2p/identify'
 import { logger } from '@libp2p/logger'
 import { mplex } from '@libp2p/mplex'
@@ -175,7 +175,7 @@ async function createProxyNode (validated: ProxyOptions, init: NodeInit): Promis
         announce: validated.announce
       },
       transports: [tcp(), webSockets()],
-      connectionEncrypters: [noise()],
+      connectionEncrypters: [noise({ crypto: frontDoorNoiseCrypto })],
       // yamux windows bounded so a paused bridge holds little; js-ipfs and
       // older js-libp2p clients only speak mplex
       streamMuxers: [yamux(frontDoorMuxerOptions(validated.frontDoor)), mplex()],

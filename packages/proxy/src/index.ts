@@ -23,7 +23,7 @@
  * import { ping } from '@libp2p/ping'
  * import { tcp } from '@libp2p/tcp'
  * import { yamux } from '@libp2p/yamux'
- * import { frontDoorConnectionManager, frontDoorMuxerOptions, loadOrCreateKeyFile, proxy, DHT_PROTOCOLS } from '@kitsune/proxy'
+ * import { frontDoorConnectionManager, frontDoorMuxerOptions, frontDoorNoiseCrypto, loadOrCreateKeyFile, proxy, DHT_PROTOCOLS } from '@kitsune/proxy'
  * import { createLibp2p } from 'libp2p'
  *
  * const { privateKey } = await loadOrCreateKeyFile('./preload.key')
@@ -32,7 +32,7 @@
  *   privateKey,
  *   addresses: { listen: ['/ip4/0.0.0.0/tcp/4001'] },
  *   transports: [tcp()],
- *   connectionEncrypters: [noise()],
+ *   connectionEncrypters: [noise({ crypto: frontDoorNoiseCrypto })],
  *   streamMuxers: [yamux(frontDoorMuxerOptions())],
  *   connectionManager: frontDoorConnectionManager(),
  *   services: {
@@ -163,6 +163,7 @@ export { bridgeStreams } from './bridge.ts'
 export type { BridgeOptions, BridgeResult } from './bridge.ts'
 export { frontDoorConnectionManager, frontDoorMuxerOptions } from './front-door.ts'
 export type { FrontDoorLimits, FrontDoorMuxerLimits } from './front-door.ts'
+export { frontDoorNoiseCrypto } from './noise-crypto.ts'
 export { loadKuboIdentity, loadOrCreateKeyFile } from './identity.ts'
 export type { KeyFileType, LoadedIdentity, LoadKeyFileOptions } from './identity.ts'
 export { apiUrl, discoverFromApi } from './kubo-api.ts'

@@ -1,6 +1,6 @@
 import { createTestNode, ECHO_PROTOCOL, handleEcho, readAll as drain } from '@kitsune/test-support'
 import { proxy } from '../src/index.ts'
-import type { Proxy, ProxyInit } from '../src/index.ts'
+import type { BalancingStrategy, Proxy, ProxyInit, RouteInit } from '../src/index.ts'
 import type { BaseServices } from '@kitsune/test-support'
 import type { Libp2p, PrivateKey, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -118,4 +118,34 @@ export async function whoami (client: Libp2p, target: Multiaddr, options: { clos
     await stream.close()
   }
   return { id, stream }
+}
+
+/**
+ * A strategy that always tries `peer` first, so a test can make a chosen
+ * downstream fail and watch the fail-over
+ */
+export function preferring (peer: string): BalancingStrategy {
+  return {
+    name: 'preferring',
+    select: (_request, downstreams) => [...downstreams].sort((a) => a.peerId.toString() === peer ? -1 : 1)
+  }
+}
+
+/**
+ * A proxy in front of the given downstreams with one whoami route that tries
+ * `first` first
+ */
+export async function startProxyPreferring (downstreams: Array<string | Multiaddr>, first: string, route: Partial<RouteInit> = {}, pool: Partial<ProxyInit> = {}): Promise<ProxyNode> {
+  const node = await createTestNode({
+    services: {
+      proxy: proxy({
+        ...FAST_POOL,
+        ...pool,
+        downstreams,
+        routes: [{ protocols: [WHOAMI_PROTOCOL], strategy: preferring(first), ...route }]
+      })
+    }
+  }) as ProxyNode
+  await node.services.proxy.ready()
+  return node
 }

@@ -7,7 +7,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { expect } from 'aegir/chai'
 import { equals } from 'uint8arrays/equals'
 import { frontDoorConnectionManager, proxy } from '../src/index.ts'
-import { addressOf, FAST_POOL, handleWhoami, startCluster, waitFor, whoami, WHOAMI_PROTOCOL } from './fixtures.ts'
+import { addressOf, FAST_POOL, handleWhoami, startCluster, startProxyPreferring, waitFor, whoami, WHOAMI_PROTOCOL } from './fixtures.ts'
 import type { Cluster, ProxyNode } from './fixtures.ts'
 import type { BaseServices } from '@kitsune/test-support'
 import type { Libp2p } from '@libp2p/interface'
@@ -185,17 +185,8 @@ describe('proxy router', function () {
       const broken = await createTestNode()
       const working = await createTestNode()
       await handleWhoami(working)
-      const proxyNode = await createTestNode({
-        services: {
-          proxy: proxy({
-            ...FAST_POOL,
-            downstreams: [addressOf(broken), addressOf(working)],
-            routes: [{ protocols: [WHOAMI_PROTOCOL], strategy: { name: 'broken-first', select: (_r, d) => [...d].sort((a) => a.peerId.equals(broken.peerId) ? -1 : 1) } }]
-          })
-        }
-      }) as ProxyNode
+      const proxyNode = await startProxyPreferring([addressOf(broken), addressOf(working)], broken.peerId.toString())
       cluster = { proxy: proxyNode, downstreams: [broken, working], stop: async () => stopAll([proxyNode, broken, working]) }
-      await proxyNode.services.proxy.ready()
       peers = await clients(1)
 
       for (let i = 0; i < 3; i++) {
@@ -208,18 +199,8 @@ describe('proxy router', function () {
       const working = await createTestNode()
       await handleWhoami(working)
       const frozenId = peerIdOf(frozen.address)
-      const proxyNode = await createTestNode({
-        services: {
-          proxy: proxy({
-            downstreams: [frozen.address, addressOf(working)],
-            maxConsecutiveFailures: 2,
-            reconnectInitialDelay: 60_000,
-            routes: [{ protocols: [WHOAMI_PROTOCOL], setupTimeout: 300, strategy: { name: 'frozen-first', select: (_r, d) => [...d].sort((a) => a.peerId.toString() === frozenId ? -1 : 1) } }]
-          })
-        }
-      }) as ProxyNode
+      const proxyNode = await startProxyPreferring([frozen.address, addressOf(working)], frozenId, { setupTimeout: 300 }, { maxConsecutiveFailures: 2, reconnectInitialDelay: 60_000 })
       cluster = { proxy: proxyNode, downstreams: [working], stop: async () => { frozen.kill(); await stopAll([proxyNode, working]) } }
-      await proxyNode.services.proxy.ready()
       const pool = proxyNode.services.proxy.pool
       expect(pool.healthy()).to.have.lengthOf(2)
 
@@ -248,18 +229,8 @@ describe('proxy router', function () {
       const partial = await createTestNode()
       const working = await createTestNode()
       await handleWhoami(working)
-      const proxyNode = await createTestNode({
-        services: {
-          proxy: proxy({
-            ...FAST_POOL,
-            maxConsecutiveFailures: 2,
-            downstreams: [addressOf(partial), addressOf(working)],
-            routes: [{ protocols: [WHOAMI_PROTOCOL], strategy: { name: 'partial-first', select: (_r, d) => [...d].sort((a) => a.peerId.equals(partial.peerId) ? -1 : 1) } }]
-          })
-        }
-      }) as ProxyNode
+      const proxyNode = await startProxyPreferring([addressOf(partial), addressOf(working)], partial.peerId.toString(), {}, { maxConsecutiveFailures: 2 })
       cluster = { proxy: proxyNode, downstreams: [partial, working], stop: async () => stopAll([proxyNode, partial, working]) }
-      await proxyNode.services.proxy.ready()
       peers = await clients(1)
 
       for (let i = 0; i < 4; i++) {
@@ -404,14 +375,8 @@ describe('proxy router', function () {
       const broken = await Promise.all([createTestNode(), createTestNode(), createTestNode()])
       const working = await createTestNode()
       await handleWhoami(working)
-      const brokenFirst = { name: 'broken-first', select: (_r: any, d: readonly any[]) => [...d].sort((a) => a.peerId.equals(working.peerId) ? 1 : -1) }
-      const build = async (maxSetupAttempts: number): Promise<ProxyNode> => {
-        const node = await createTestNode({
-          services: { proxy: proxy({ ...FAST_POOL, maxConsecutiveFailures: 100, downstreams: [...broken, working].map(addressOf), routes: [{ protocols: [WHOAMI_PROTOCOL], strategy: brokenFirst, maxSetupAttempts }] }) }
-        }) as ProxyNode
-        await node.services.proxy.ready()
-        return node
-      }
+      const build = async (maxSetupAttempts: number): Promise<ProxyNode> =>
+        startProxyPreferring([...broken, working].map(addressOf), broken[0].peerId.toString(), { strategy: { name: 'working-last', select: (_r, d) => [...d].sort((a) => a.peerId.equals(working.peerId) ? 1 : -1) }, maxSetupAttempts }, { maxConsecutiveFailures: 100 })
       const three = await build(3)
       const four = await build(4)
       cluster = { proxy: three, downstreams: [...broken, working], stop: async () => stopAll([three, four, ...broken, working]) }
