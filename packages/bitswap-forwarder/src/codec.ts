@@ -352,6 +352,50 @@ export function encodeMessage (message: OutgoingMessage, version: BitswapVersion
 }
 
 /**
+ * Writes a field header (tag for a length-delimited field, then the length)
+ * followed by `extra`, into one small buffer
+ */
+function fieldHeader (field: number, length: number, ...extra: Uint8Array[]): Uint8Array {
+  const extraLength = extra.reduce((acc, e) => acc + e.byteLength, 0)
+  const out = new Uint8Array(1 + varint.encodingLength(length) + extraLength)
+  out[0] = (field << 3) | 2
+  varint.encodeUint8Array(length, out, 1)
+  let offset = 1 + varint.encodingLength(length)
+  for (const e of extra) {
+    out.set(e, offset)
+    offset += e.byteLength
+  }
+  return out
+}
+
+/**
+ * Encodes and frames a message without copying block data: the result
+ * references each block's bytes, with small header buffers between them.
+ * Equivalent to `frame(encodeMessage(message, version))`.
+ */
+export function encodeFrame (message: OutgoingMessage, version: BitswapVersion): Uint8ArrayList {
+  const head = encodeMessage({ wants: message.wants, presences: message.presences, blocks: [] }, version)
+  const parts: Uint8Array[] = [head]
+  let length = head.byteLength
+
+  for (const { cid, data } of message.blocks) {
+    let header: Uint8Array
+    if (version === '1.0.0') {
+      header = fieldHeader(2, data.byteLength)
+    } else {
+      const prefix = encodePrefix(cid)
+      const prefixField = fieldHeader(1, prefix.byteLength, prefix)
+      const dataHeader = fieldHeader(2, data.byteLength)
+      header = fieldHeader(3, prefixField.byteLength + dataHeader.byteLength + data.byteLength, prefixField, dataHeader)
+    }
+    parts.push(header, data)
+    length += header.byteLength + data.byteLength
+  }
+
+  return new Uint8ArrayList(varint.encode(length), ...parts)
+}
+
+/**
  * Adds the varint length prefix
  */
 export function frame (message: Uint8Array): Uint8ArrayList {

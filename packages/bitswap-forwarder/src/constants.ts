@@ -88,9 +88,9 @@ export const MAX_TRACKED_WANTS = 65_536
  * its ledger and are not sent downstream (Boxo's "outstanding bytes per
  * peer"), so a slow reader cannot make the proxy buffer without bound.
  *
- * @default 8388608
+ * @default 67108864
  */
-export const MAX_OUTSTANDING_BYTES_PER_PEER = 8 * 1024 * 1024
+export const MAX_OUTSTANDING_BYTES_PER_PEER = 64 * 1024 * 1024
 
 /**
  * Block bytes the forwarder may hold for all peers together, counted like
@@ -151,6 +151,15 @@ export const DONT_HAVE_TTL = 5_000
  * @default 5000
  */
 export const OUTBOUND_IDLE_TIMEOUT = 5_000
+
+/**
+ * A message written to a peer that it has not read for this many ms resets
+ * the stream; an upstream peer that reads nothing for that long is cut off
+ * (a reader that stalls must not hold the outstanding-bytes budget)
+ *
+ * @default 20000
+ */
+export const SEND_TIMEOUT = 20_000
 
 /**
  * How long opening an outbound Bitswap stream may take

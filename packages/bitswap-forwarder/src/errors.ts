@@ -49,6 +49,14 @@ export class PeerCutOffError extends Error {
 }
 
 /**
+ * A peer read nothing of a message for `sendTimeout` ms
+ */
+export class SendTimeoutError extends Error {
+  static name = 'SendTimeoutError'
+  name = 'SendTimeoutError'
+}
+
+/**
  * No open connection to a peer to send a message on
  */
 export class NotConnectedError extends Error {

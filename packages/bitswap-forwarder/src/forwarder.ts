@@ -5,7 +5,7 @@ import { identity } from 'multiformats/hashes/identity'
 import { LruBlockCache, readBlock } from './block-cache.ts'
 import { decodeMessage, FrameDecoder, keyOf, protocolsOf, versionOf } from './codec.ts'
 import * as C from './constants.ts'
-import { InvalidOptionError, MissingProxyError, PeerCutOffError, TooManyStreamsError, WantlistTooLargeError } from './errors.ts'
+import { InvalidOptionError, MissingProxyError, PeerCutOffError, SendTimeoutError, TooManyStreamsError, WantlistTooLargeError } from './errors.ts'
 import { MessageQueue } from './message-queue.ts'
 import { PeerLedger, Totals } from './peer-ledger.ts'
 import { Window } from './preload-window.ts'
@@ -37,6 +37,7 @@ interface Options {
   dontHaveTtl: number
   outboundIdleTimeout: number
   openStreamTimeout: number
+  sendTimeout: number
   cutOffTime: number
   windowTimeout: number
   recentKeys: number
@@ -69,6 +70,7 @@ function validate (init: BitswapForwarderInit): Options {
     dontHaveTtl: init.dontHaveTtl ?? C.DONT_HAVE_TTL,
     outboundIdleTimeout: positive('outboundIdleTimeout', init.outboundIdleTimeout, C.OUTBOUND_IDLE_TIMEOUT),
     openStreamTimeout: positive('openStreamTimeout', init.openStreamTimeout, C.OPEN_STREAM_TIMEOUT),
+    sendTimeout: positive('sendTimeout', init.sendTimeout, C.SEND_TIMEOUT),
     cutOffTime: init.cutOffTime ?? C.CUT_OFF_TIME,
     windowTimeout: positive('windowTimeout', init.windowTimeout, C.WINDOW_TIMEOUT),
     recentKeys: positive('recentKeys', init.recentKeys, C.RECENT_KEYS)
@@ -949,6 +951,7 @@ export class BitswapForwarder implements BitswapForwarderInterface, Startable {
         maxMessageSize: this.options.maxMessageSize,
         idleTimeout: this.options.outboundIdleTimeout,
         openTimeout: this.options.openStreamTimeout,
+        sendTimeout: this.options.sendTimeout,
         maxOutboundStreams: 64,
         log: this.log,
         totals: this.totals,
@@ -992,9 +995,13 @@ export class BitswapForwarder implements BitswapForwarderInterface, Startable {
     if (this.proxy?.pool.isDownstream(peer) === true) {
       this.proxy.pool.reportFailure(this.downstreamRef(peer), err)
       this.forward.providerGone(peerKey)
-    } else {
-      this.reverse.providerGone(peerKey)
+      return
     }
+    this.reverse.providerGone(peerKey)
+    if (err instanceof SendTimeoutError) {
+      this.cutOff(peer, err)
+    }
+    this.released()
   }
 
   // ---- events -----------------------------------------------------------

@@ -123,7 +123,7 @@ export interface BitswapForwarderInit {
    * Block bytes queued for, or expected by, one peer before its further
    * want-blocks wait
    *
-   * @default 8388608
+   * @default 67108864
    */
   maxOutstandingBytesPerPeer?: number
   /**
@@ -168,6 +168,13 @@ export interface BitswapForwarderInit {
    * @default 5000
    */
   outboundIdleTimeout?: number
+  /**
+   * ms a written message may wait for the peer to read it before the stream
+   * is reset (and an upstream peer cut off)
+   *
+   * @default 20000
+   */
+  sendTimeout?: number
   /**
    * ms that opening an outbound stream may take
    *

@@ -1,5 +1,5 @@
-import { blockSize, encodeMessage, frame, MESSAGE_OVERHEAD, presenceSize, versionOf, wantSize } from './codec.ts'
-import { NotConnectedError } from './errors.ts'
+import { blockSize, encodeFrame, MESSAGE_OVERHEAD, presenceSize, versionOf, wantSize } from './codec.ts'
+import { NotConnectedError, SendTimeoutError } from './errors.ts'
 import type { BitswapVersion, OutgoingBlock, OutgoingMessage, OutgoingPresence, OutgoingWant, PresenceKind, WantKind } from './codec.ts'
 import type { Logger, PeerId, Stream } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
@@ -15,6 +15,8 @@ export interface MessageQueueInit {
   maxMessageSize: number
   idleTimeout: number
   openTimeout: number
+  /** ms a written message may take to drain before the stream is reset */
+  sendTimeout: number
   maxOutboundStreams: number
   log: Logger
   /** Shared tally of queued block bytes */
@@ -183,10 +185,10 @@ export class MessageQueue {
 
     for (let attempt = 0; ; attempt++) {
       const version = this.version ?? '1.2.0'
-      const bytes = frame(encodeMessage(batch.message, version))
+      const bytes = encodeFrame(batch.message, version)
       try {
         if (!stream.send(bytes)) {
-          await drained(stream)
+          await drained(stream, this.init.sendTimeout)
         }
         this.init.onSent?.({
           version,
@@ -202,7 +204,7 @@ export class MessageQueue {
         if (this.stream === stream) {
           this.stream = undefined
         }
-        if (attempt >= 1 || this.closed) {
+        if (attempt >= 1 || this.closed || err instanceof SendTimeoutError) {
           throw err
         }
         this.init.log('stream to %p failed, retrying on a new stream - %e', this.peer, err)
@@ -342,13 +344,22 @@ export class MessageQueue {
  * (`stream.onDrain()` in `@libp2p/utils` 7.4 resolves at once after the first
  * drain, so it cannot be used as a brake.)
  */
-async function drained (stream: Stream): Promise<void> {
+async function drained (stream: Stream, timeout: number): Promise<void> {
   await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      stream.removeEventListener('drain', onDrain)
+      stream.removeEventListener('close', onClose)
+      const err = new SendTimeoutError(`The peer read nothing for ${timeout}ms`)
+      stream.abort(err)
+      reject(err)
+    }, timeout)
     const onDrain = (): void => {
+      clearTimeout(timer)
       stream.removeEventListener('close', onClose)
       resolve()
     }
     const onClose = (evt: any): void => {
+      clearTimeout(timer)
       stream.removeEventListener('drain', onDrain)
       reject(evt.error ?? new Error('Stream closed while waiting for drain'))
     }

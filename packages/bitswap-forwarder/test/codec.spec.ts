@@ -5,7 +5,7 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import * as varint from 'uint8-varint'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { equals } from 'uint8arrays/equals'
-import { decodeMessage, encodeMessage, encodePrefix, frame, FrameDecoder, keyOf, parsePrefix, versionOf } from '../src/codec.ts'
+import { decodeMessage, encodeFrame, encodeMessage, encodePrefix, frame, FrameDecoder, keyOf, parsePrefix, versionOf } from '../src/codec.ts'
 import { BitswapMessage, BlockPresenceType, WantType } from '../src/pb/message.ts'
 import { BlockVerifier } from '../src/verifier.ts'
 import type { OutgoingMessage } from '../src/codec.ts'
@@ -95,6 +95,24 @@ describe('codec', () => {
     expect(decoded.blocks[0].prefix.version).to.equal(0)
     expect((await verifier.cidOf(decoded.blocks[0].prefix, decoded.blocks[0].data)).equals(v0.cid)).to.be.true()
     expect(keyOf(v0.cid)).to.equal(keyOf(v1))
+  })
+
+  it('the zero-copy framing writes a message equivalent to what protons writes, for every version', async () => {
+    const a = await rawBlock('a')
+    const big = { cid: a.cid, data: new Uint8Array(200_000).fill(3) }
+    const message: OutgoingMessage = {
+      wants: [{ cid: a.cid, priority: 300, cancel: false, wantType: 'have', sendDontHave: true }],
+      blocks: [{ cid: a.cid, data: a.data }, big],
+      presences: [{ cid: a.cid, type: 'dont-have' }]
+    }
+    for (const version of ['1.0.0', '1.1.0', '1.2.0'] as const) {
+      const zeroCopy = encodeFrame(message, version)
+      const [decoded] = [...new FrameDecoder(1_000_000).decode(zeroCopy)]
+      const reference = encodeMessage(message, version)
+      expect(decoded.byteLength, version).to.equal(reference.byteLength)
+      expect(decodeMessage(decoded, options).blocks.map(b => b.data.byteLength), version).to.deep.equal([1, 200_000])
+      expect(decodeMessage(decoded, options).wants, version).to.deep.equal(decodeMessage(reference, options).wants)
+    }
   })
 
   it('decodes what a 1.2.0 peer writes with its own field layout', async () => {

@@ -43,6 +43,8 @@ export async function delay (ms: number): Promise<void> {
 export interface ProxyOptions {
   forwarder?: BitswapForwarderInit
   proxy?: Partial<ProxyInit>
+  /** Merged into the proxy node's libp2p config */
+  config?: Record<string, unknown>
 }
 
 /**
@@ -58,7 +60,8 @@ export async function startProxy (downstreams: Array<Libp2p | Multiaddr>, option
         ...options.proxy
       }),
       bitswapForwarder: bitswapForwarder(options.forwarder)
-    }
+    },
+    config: options.config
   }) as ProxyNode
   await node.services.proxy.ready()
   await waitFor(() => node.services.proxy.pool.healthy().length === downstreams.length, 10_000, 'downstreams up')

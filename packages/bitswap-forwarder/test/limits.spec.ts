@@ -158,6 +158,41 @@ describe('limits, each at its edge', function () {
     expect(received.size).to.equal(64)
   })
 
+  it('maxOutstandingBytes: while slow peers hold the global budget, other peers\' want-blocks wait; they go out once it frees', async () => {
+    const { downstream, clients: [slow, other] } = await setup({ maxOutstandingBytes: 512 * KiB, maxMessageSize: 128 * KiB, maxBlockSize: 64 * KiB }, 2)
+    const blocks = await Promise.all(Array.from({ length: 68 }, async (_, i) => makeBlock(300 + i, 32 * KiB)))
+    for (const block of blocks) {
+      downstream.blocks.set(keyOf(block.cid), block)
+    }
+    const [slowBlocks, otherBlocks] = [blocks.slice(0, 64), blocks.slice(64)]
+    slow.paused = true
+
+    await slow.send(proxyNode!.peerId, { wants: slowBlocks.map(b => want(b.cid)), blocks: [], presences: [] })
+    await delay(1_000)
+    await other.send(proxyNode!.peerId, { wants: otherBlocks.map(b => want(b.cid)), blocks: [], presences: [] })
+    await delay(500)
+    expect(otherBlocks.every(b => downstream.wantsFor(b.cid).length === 0), 'nothing asked for the other peer').to.be.true()
+    expect(proxyNode!.services.bitswapForwarder.ledger(other.peerId)).to.have.lengthOf(4)
+
+    slow.resume()
+    await other.waitForBlocks(otherBlocks.map(b => b.cid), 20_000)
+    await slow.waitForBlocks(slowBlocks.map(b => b.cid), 20_000)
+  })
+
+  it('sendTimeout: a peer that reads nothing for that long is cut off and frees its budget', async () => {
+    const { downstream, clients: [stalled] } = await setup({ sendTimeout: 500, maxMessageSize: 128 * KiB, maxBlockSize: 64 * KiB })
+    const blocks = await Promise.all(Array.from({ length: 32 }, async (_, i) => makeBlock(400 + i, 32 * KiB)))
+    for (const block of blocks) {
+      downstream.blocks.set(keyOf(block.cid), block)
+    }
+    stalled.paused = true
+
+    await stalled.send(proxyNode!.peerId, { wants: blocks.map(b => want(b.cid)), blocks: [], presences: [] })
+    await waitFor(() => proxyNode!.services.bitswapForwarder.stats().cutOffs === 1, 5_000, 'cut off')
+    expect(await ended(stalled.inboundStreams[0])).to.equal('reset')
+    expect(proxyNode!.services.bitswapForwarder.stats().trackedWants).to.equal(0)
+  })
+
   it('maxInboundStreamsPerPeer: the limit of open streams is accepted, one more is reset', async () => {
     const { clients: [client] } = await setup({ maxInboundStreamsPerPeer: 3 })
     const open: Stream[] = []

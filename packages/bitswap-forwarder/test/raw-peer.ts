@@ -9,7 +9,7 @@ import { waitFor } from './fixtures.ts'
 import type { Multiaddr } from './fixtures.ts'
 import type { BitswapVersion, DecodedMessage, OutgoingMessage, OutgoingWant } from '../src/codec.ts'
 import type { BaseServices } from '@kitsune/test-support'
-import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
+import type { Libp2p, PeerId, PrivateKey, Stream } from '@libp2p/interface'
 
 const verifier = new BlockVerifier()
 
@@ -63,8 +63,8 @@ export class RawBitswapPeer {
 
   readonly protocols: string[]
 
-  static async create (version: BitswapVersion = '1.2.0', protocols: string[] = protocolsOf(version)): Promise<RawBitswapPeer> {
-    const node = await createTestNode()
+  static async create (version: BitswapVersion = '1.2.0', protocols: string[] = protocolsOf(version), options: { privateKey?: PrivateKey, listen?: string[] } = {}): Promise<RawBitswapPeer> {
+    const node = await createTestNode(options)
     const peer = new RawBitswapPeer(node, version, protocols)
     await node.handle(protocols, (stream, connection) => {
       peer.onStream(stream, connection.remotePeer)

@@ -299,6 +299,43 @@ describe('want routing (raw Bitswap peers around a real proxy)', function () {
     await waitFor(() => a.wantsFor(block.cid).some(w => w.cancel), 5_000, 'CANCEL to the other')
   })
 
+  it('sticky strategy: each client\'s wants go to its own downstream', async () => {
+    const downstreams = await rawPeers(2)
+    proxyNode = await startProxy(downstreams.map(d => d.node), { forwarder: { strategy: 'sticky' } })
+    const [one, two] = await clients(2)
+    const blocks = await Promise.all(Array.from({ length: 16 }, async (_, i) => makeBlock(500 + i)))
+
+    await one.send(proxyNode.peerId, { wants: blocks.slice(0, 8).map(b => want(b.cid)), blocks: [], presences: [] })
+    await two.send(proxyNode.peerId, { wants: blocks.slice(8).map(b => want(b.cid)), blocks: [], presences: [] })
+    await waitFor(() => blocks.every(b => downstreams.some(d => d.wantsFor(b.cid).length > 0)), 5_000, 'all placed')
+
+    const placedOn = (slice: typeof blocks): Set<number> => new Set(slice.map(b => downstreams.findIndex(d => d.wantsFor(b.cid).length > 0)))
+    expect(placedOn(blocks.slice(0, 8)).size, 'one downstream for the first client').to.equal(1)
+    expect(placedOn(blocks.slice(8)).size, 'one downstream for the second client').to.equal(1)
+    expect([...placedOn(blocks.slice(0, 8))][0]).to.not.equal([...placedOn(blocks.slice(8))][0])
+  })
+
+  it('a CID wanted while no downstream is up is asked again when one comes up', async () => {
+    const first = await RawBitswapPeer.create()
+    const address = first.node.getMultiaddrs()[0].toString()
+    const privateKey = (first.node as any).components?.privateKey
+    peers.push(first)
+    const block = await makeBlock(600)
+    proxyNode = await startProxy([first.node])
+    const [client] = await clients(1)
+    await first.stop()
+    await waitFor(() => proxyNode!.services.proxy.pool.healthy().length === 0, 5_000, 'downstream down')
+
+    await client.send(proxyNode.peerId, { wants: [want(block.cid, { sendDontHave: true })], blocks: [], presences: [] })
+    await waitFor(() => client.presences(block.cid).length > 0, 5_000, 'DONT_HAVE while nothing is up')
+
+    const again = await RawBitswapPeer.create('1.2.0', undefined, { privateKey, listen: [address.split('/p2p/')[0]] })
+    peers.push(again)
+    again.serve = true
+    again.blocks.set(keyOf(block.cid), block)
+    await client.waitForBlocks([block.cid], 10_000)
+  })
+
   it('hash strategy: the same CID always goes to the same downstream', async () => {
     const downstreams = await rawPeers(3)
     proxyNode = await startProxy(downstreams.map(d => d.node))
