@@ -103,6 +103,12 @@ export interface DecodeOptions {
   maxEntries: number
   /** Whether blocks hashed with this multihash code can be verified */
   canVerify(code: number): boolean
+  /**
+   * Skip entries, presences and blocks with CIDs that cannot be used instead
+   * of rejecting the message (for downstreams, whose wants are dropped
+   * anyway and who may well fetch content the forwarder cannot verify)
+   */
+  skipUnsupported?: boolean
 }
 
 const DAG_PB = 0x70
@@ -185,9 +191,23 @@ export function decodeMessage (bytes: Uint8Array | Uint8ArrayList, options: Deco
     throw new InvalidMessageError(`Invalid Bitswap message: ${err.message}`)
   }
 
+  const usable = (bytes: Uint8Array): CID | undefined => {
+    try {
+      return checkCid(bytes, options)
+    } catch (err) {
+      if (options.skipUnsupported === true) {
+        return undefined
+      }
+      throw err
+    }
+  }
+
   const wants: Want[] = []
   for (const entry of message.wantlist?.entries ?? []) {
-    const cid = checkCid(entry.cid, options)
+    const cid = usable(entry.cid)
+    if (cid == null) {
+      continue
+    }
     wants.push({
       cid,
       key: keyOf(cid),
@@ -203,8 +223,19 @@ export function decodeMessage (bytes: Uint8Array | Uint8ArrayList, options: Deco
     blocks.push({ prefix: V0_PREFIX, data })
   }
   for (const block of message.blocks) {
-    const prefix = parsePrefix(block.prefix)
+    let prefix: BlockPrefix
+    try {
+      prefix = parsePrefix(block.prefix)
+    } catch (err) {
+      if (options.skipUnsupported === true) {
+        continue
+      }
+      throw err
+    }
     if (!options.canVerify(prefix.hashCode)) {
+      if (options.skipUnsupported === true) {
+        continue
+      }
       throw new UnsupportedCidError(`Block uses hash function 0x${prefix.hashCode.toString(16)}, which the forwarder cannot verify`)
     }
     blocks.push({ prefix, data: block.data })
@@ -212,7 +243,10 @@ export function decodeMessage (bytes: Uint8Array | Uint8ArrayList, options: Deco
 
   const presences: Presence[] = []
   for (const presence of message.blockPresences) {
-    const cid = checkCid(presence.cid, options)
+    const cid = usable(presence.cid)
+    if (cid == null) {
+      continue
+    }
     presences.push({
       cid,
       key: keyOf(cid),

@@ -5,8 +5,10 @@ import { identity } from 'multiformats/hashes/identity'
 import { LruBlockCache, readBlock } from './block-cache.ts'
 import { decodeMessage, FrameDecoder, keyOf, protocolsOf, versionOf } from './codec.ts'
 import * as C from './constants.ts'
-import { InvalidOptionError, MissingProxyError, PeerCutOffError, SendTimeoutError, TooManyStreamsError, WantlistTooLargeError } from './errors.ts'
+import { MissingProxyError, PeerCutOffError, SendTimeoutError, TooManyStreamsError, WantlistTooLargeError } from './errors.ts'
 import { MessageQueue } from './message-queue.ts'
+import { registerMetrics } from './metrics.ts'
+import { positive, validate } from './options.ts'
 import { PeerLedger, Totals } from './peer-ledger.ts'
 import { Window } from './preload-window.ts'
 import { BlockVerifier } from './verifier.ts'
@@ -14,73 +16,14 @@ import { WantRouter } from './want-router.ts'
 import type { BitswapVersion, DecodedMessage, Want } from './codec.ts'
 import type { BitswapForwarderComponents, BitswapForwarderInit, BitswapForwarderStats, BitswapForwarder as BitswapForwarderInterface, LedgerWant } from './index.ts'
 import type { SentSummary } from './message-queue.ts'
+import type { Counters } from './metrics.ts'
+import type { Options } from './options.ts'
 import type { LedgerEntry } from './peer-ledger.ts'
 import type { PreloadWindow, PreloadWindowInit } from './preload-window.ts'
 import type { BalancingStrategy, Downstream, DownstreamInfo, DownstreamPool, Proxy } from '@kitsune/proxy'
 import type { Connection, HistogramGroup, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
 import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
-
-interface Options {
-  proxyService: string
-  fanout: number
-  maxMessageSize: number
-  maxBlockSize: number
-  maxWantlistEntriesPerPeer: number
-  maxTrackedWants: number
-  maxOutstandingBytesPerPeer: number
-  maxOutstandingBytes: number
-  maxInboundStreamsPerPeer: number
-  maxInboundStreamsPerDownstream: number
-  maxWantsPerDownstream: number
-  downstreamTimeout: number
-  dontHaveTtl: number
-  outboundIdleTimeout: number
-  openStreamTimeout: number
-  sendTimeout: number
-  cutOffTime: number
-  windowTimeout: number
-  recentKeys: number
-}
-
-type Counters = Omit<BitswapForwarderStats, 'upstreamPeers' | 'trackedWants' | 'pendingCids' | 'downstreams' | 'failovers' | 'timeouts' | 'coalescedWants'>
-
-function positive (name: string, value: number | undefined, fallback: number): number {
-  const result = value ?? fallback
-  if (typeof result !== 'number' || Number.isNaN(result) || result <= 0) {
-    throw new InvalidOptionError(`${name} must be a positive number, got ${result}`)
-  }
-  return result
-}
-
-function validate (init: BitswapForwarderInit): Options {
-  const options: Options = {
-    proxyService: init.proxyService ?? C.PROXY_SERVICE,
-    fanout: init.fanout === 'all' ? Infinity : positive('fanout', init.fanout, C.FANOUT),
-    maxMessageSize: positive('maxMessageSize', init.maxMessageSize, C.MAX_MESSAGE_SIZE),
-    maxBlockSize: positive('maxBlockSize', init.maxBlockSize, C.MAX_BLOCK_SIZE),
-    maxWantlistEntriesPerPeer: positive('maxWantlistEntriesPerPeer', init.maxWantlistEntriesPerPeer, C.MAX_WANTLIST_ENTRIES_PER_PEER),
-    maxTrackedWants: positive('maxTrackedWants', init.maxTrackedWants, C.MAX_TRACKED_WANTS),
-    maxOutstandingBytesPerPeer: positive('maxOutstandingBytesPerPeer', init.maxOutstandingBytesPerPeer, C.MAX_OUTSTANDING_BYTES_PER_PEER),
-    maxOutstandingBytes: positive('maxOutstandingBytes', init.maxOutstandingBytes, C.MAX_OUTSTANDING_BYTES),
-    maxInboundStreamsPerPeer: positive('maxInboundStreamsPerPeer', init.maxInboundStreamsPerPeer, C.MAX_INBOUND_STREAMS_PER_PEER),
-    maxInboundStreamsPerDownstream: positive('maxInboundStreamsPerDownstream', init.maxInboundStreamsPerDownstream, C.MAX_INBOUND_STREAMS_PER_DOWNSTREAM),
-    maxWantsPerDownstream: positive('maxWantsPerDownstream', init.maxWantsPerDownstream, C.MAX_WANTS_PER_DOWNSTREAM),
-    downstreamTimeout: positive('downstreamTimeout', init.downstreamTimeout, C.DOWNSTREAM_TIMEOUT),
-    dontHaveTtl: init.dontHaveTtl ?? C.DONT_HAVE_TTL,
-    outboundIdleTimeout: positive('outboundIdleTimeout', init.outboundIdleTimeout, C.OUTBOUND_IDLE_TIMEOUT),
-    openStreamTimeout: positive('openStreamTimeout', init.openStreamTimeout, C.OPEN_STREAM_TIMEOUT),
-    sendTimeout: positive('sendTimeout', init.sendTimeout, C.SEND_TIMEOUT),
-    cutOffTime: init.cutOffTime ?? C.CUT_OFF_TIME,
-    windowTimeout: positive('windowTimeout', init.windowTimeout, C.WINDOW_TIMEOUT),
-    recentKeys: positive('recentKeys', init.recentKeys, C.RECENT_KEYS)
-  }
-  // a block, its prefix and the message framing must fit in one message
-  if (options.maxBlockSize + 64 > options.maxMessageSize) {
-    throw new InvalidOptionError(`maxBlockSize (${options.maxBlockSize}) must be at least 64 bytes smaller than maxMessageSize (${options.maxMessageSize})`)
-  }
-  return options
-}
 
 /**
  * The forwarder service: owns the protocol handlers, the peers' ledgers and
@@ -160,7 +103,14 @@ export class BitswapForwarder implements BitswapForwarderInterface, Startable {
     }
     this.upstreamLedgers = trackedMap({ name: 'kitsune_bitswap_upstream_ledgers', metrics: components.metrics })
     this.queues = trackedMap({ name: 'kitsune_bitswap_outbound_queues', metrics: components.metrics })
-    this.latency = this.registerMetrics()
+    this.latency = registerMetrics(components.metrics, {
+      counters: this.counters,
+      forward: () => this.forward.stats,
+      pendingCids: () => this.forward.size,
+      trackedWants: () => this.trackedWants,
+      upstreamPeers: () => this.upstreamLedgers.size,
+      windows: () => this.openWindows.size
+    })
     this.onPeerDisconnect = this.onPeerDisconnect.bind(this)
     this.onDownstreamUp = this.onDownstreamUp.bind(this)
     this.onDownstreamDown = this.onDownstreamDown.bind(this)
@@ -220,70 +170,6 @@ export class BitswapForwarder implements BitswapForwarderInterface, Startable {
         return [...upstreams.values()]
       },
       isAvailable: (peer) => this.components.connectionManager.getConnections(peer).length > 0
-    })
-  }
-
-  private registerMetrics (): HistogramGroup | undefined {
-    const metrics = this.components.metrics
-    if (metrics == null) {
-      return undefined
-    }
-    const c = this.counters
-    metrics.registerCounterGroup('kitsune_bitswap_wants_total', {
-      label: 'direction',
-      help: 'Want entries received from upstream peers (in) and sent to downstreams (out)',
-      calculate: () => ({ in: c.wantsReceived, out: c.wantsForwarded, coalesced: this.forward.stats.coalesced })
-    })
-    metrics.registerCounterGroup('kitsune_bitswap_cancels_total', {
-      label: 'direction',
-      help: 'CANCEL entries received and sent',
-      calculate: () => ({ in: c.cancelsReceived, out: c.cancelsForwarded })
-    })
-    metrics.registerCounterGroup('kitsune_bitswap_blocks_total', {
-      label: 'direction',
-      help: 'Blocks received from downstreams (in) and sent to upstream peers (out)',
-      calculate: () => ({ in: c.blocksReceived, out: c.blocksSent, bad: c.badBlocks, duplicate: c.duplicateBlocks, unwanted: c.unwantedBlocks })
-    })
-    metrics.registerCounterGroup('kitsune_bitswap_block_bytes_total', {
-      label: 'direction',
-      help: 'Block bytes received from downstreams (in) and sent to upstream peers (out)',
-      calculate: () => ({ in: c.blockBytesReceived, out: c.blockBytesSent })
-    })
-    metrics.registerCounterGroup('kitsune_bitswap_presences_sent_total', {
-      label: 'type',
-      help: 'HAVE and DONT_HAVE sent to upstream peers',
-      calculate: () => ({ have: c.havesSent, dont_have: c.dontHavesSent })
-    })
-    metrics.registerCounterGroup('kitsune_bitswap_cache_total', {
-      label: 'result',
-      help: 'Block cache lookups',
-      calculate: () => ({ hit: c.cacheHits, miss: c.cacheMisses })
-    })
-    metrics.registerCounterGroup('kitsune_bitswap_refused_total', {
-      label: 'reason',
-      help: 'Input refused, by reason',
-      calculate: () => ({
-        downstream_want: c.downstreamWantsDropped,
-        tracked_wants: c.refusedWants,
-        malformed: c.malformedMessages,
-        stream: c.refusedStreams,
-        cut_off: c.cutOffs
-      })
-    })
-    metrics.registerCounterGroup('kitsune_bitswap_failovers_total', {
-      label: 'reason',
-      help: 'Wants moved to another downstream',
-      calculate: () => ({ all: this.forward.stats.failovers, timeout: this.forward.stats.timeouts })
-    })
-    metrics.registerMetricGroup('kitsune_bitswap_tracked', {
-      label: 'kind',
-      help: 'Wants, CIDs and peers tracked now',
-      calculate: () => ({ wants: this.trackedWants, cids: this.forward.size, upstream_peers: this.upstreamLedgers.size, windows: this.openWindows.size })
-    })
-    return metrics.registerHistogramGroup('kitsune_bitswap_downstream_block_latency_seconds', {
-      label: 'downstream',
-      help: 'Time from a want being sent to a downstream to its block arriving',
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
     })
   }
 
@@ -432,9 +318,12 @@ export class BitswapForwarder implements BitswapForwarderInterface, Startable {
     try {
       for await (const chunk of stream) {
         for (const bytes of decoder.decode(chunk)) {
+          // a downstream's wantlist is its own business (it is dropped
+          // unless a preload window covers it): only its size is bounded
           const message = decodeMessage(bytes, {
-            maxEntries: this.options.maxWantlistEntriesPerPeer,
-            canVerify: (code) => this.verifier.canVerify(code)
+            maxEntries: downstream ? Infinity : this.options.maxWantlistEntriesPerPeer,
+            canVerify: (code) => this.verifier.canVerify(code),
+            skipUnsupported: downstream
           })
           const pending = this.receive(peer, downstream, message)
           if (pending != null) {
@@ -531,7 +420,7 @@ export class BitswapForwarder implements BitswapForwarderInterface, Startable {
     })
 
     if (cids.some(cid => cid instanceof Promise)) {
-      return Promise.all(cids).then(resolved => {
+      return Promise.all(cids.map(async cid => cid)).then(resolved => {
         this.receiveBlocks(peer, downstream, router, message, resolved)
       })
     }

@@ -157,6 +157,7 @@ describe('codec', () => {
     expect(() => decodeMessage(bad, options)).to.throw().with.property('name', 'UnsupportedCidError')
     const garbage = BitswapMessage.encode({ wantlist: { entries: [{ cid: Uint8Array.from([0x01, 0x55, 0x99]), priority: 1 }] } })
     expect(() => decodeMessage(garbage, options)).to.throw().with.property('name', 'UnsupportedCidError')
+    expect(decodeMessage(bad, { ...options, skipUnsupported: true }).wants, 'skipped when lenient').to.have.lengthOf(0)
   })
 
   describe('framing', () => {

@@ -65,6 +65,7 @@ export async function startProxy (downstreams: Array<Libp2p | Multiaddr>, option
   }) as ProxyNode
   await node.services.proxy.ready()
   await waitFor(() => node.services.proxy.pool.healthy().length === downstreams.length, 10_000, 'downstreams up')
+  await waitFor(() => downstreams.every(d => !('peerId' in d) || d.getConnections(node.peerId).length > 0), 10_000, 'downstreams connected')
   return node
 }
 

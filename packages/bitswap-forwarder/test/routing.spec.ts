@@ -1,4 +1,7 @@
 import { expect } from 'aegir/chai'
+import { CID } from 'multiformats/cid'
+import { create as createDigest } from 'multiformats/hashes/digest'
+import { identity } from 'multiformats/hashes/identity'
 import { equals } from 'uint8arrays/equals'
 import { frame, keyOf } from '../src/codec.ts'
 import { BitswapMessage } from '../src/pb/message.ts'
@@ -6,7 +9,6 @@ import { addressOf, delay, startProxy, stopAll, waitFor } from './fixtures.ts'
 import { makeBlock, RawBitswapPeer, want } from './raw-peer.ts'
 import type { ProxyNode } from './fixtures.ts'
 import type { BalancingStrategy } from '@kitsune/proxy'
-import type { CID } from 'multiformats/cid'
 
 /**
  * Always tries the downstreams in the given order
@@ -65,6 +67,20 @@ describe('want routing (raw Bitswap peers around a real proxy)', function () {
     await waitFor(() => downstream.wantsFor(block.cid).some(w => w.cancel), 5_000, 'CANCEL downstream')
     expect(proxyNode.services.bitswapForwarder.stats().blocksReceived).to.equal(1)
     expect(proxyNode.services.bitswapForwarder.stats().blocksSent).to.equal(3)
+  })
+
+  it('answers a want for an identity CID from the CID itself, without asking a downstream', async () => {
+    const [downstream] = await rawPeers(1)
+    proxyNode = await startProxy([downstream.node])
+    const [client] = await clients(1)
+    const data = new TextEncoder().encode('inline')
+    const cid = CID.createV1(0x55, identity.digest(data))
+
+    await client.send(proxyNode.peerId, { wants: [want(cid)], blocks: [], presences: [] })
+    const blocks = await client.waitForBlocks([cid])
+
+    expect(equals(blocks.get(keyOf(cid)) ?? new Uint8Array(), data)).to.be.true()
+    expect(downstream.received).to.have.lengthOf(0)
   })
 
   it('fails over on DONT_HAVE and the client hears no DONT_HAVE while another downstream has the block', async () => {
@@ -255,6 +271,19 @@ describe('want routing (raw Bitswap peers around a real proxy)', function () {
     await delay(200)
     expect(client.received).to.have.lengthOf(0)
     expect(downstream.all().flatMap(m => m.blocks)).to.have.lengthOf(0)
+  })
+
+  it('a downstream that wants content the forwarder cannot verify, or a huge wantlist, is not treated as malformed', async () => {
+    const [downstream] = await rawPeers(1)
+    proxyNode = await startProxy([downstream.node], { forwarder: { maxWantlistEntriesPerPeer: 4 } })
+    const blake3 = CID.createV1(0x55, createDigest(0x1e, new Uint8Array(32)))
+    const many = await Promise.all(Array.from({ length: 10 }, async (_, i) => makeBlock(700 + i)))
+
+    const stream = await downstream.send(proxyNode.peerId, { wants: [want(blake3), ...many.map(b => want(b.cid))], blocks: [], presences: [] })
+    await waitFor(() => proxyNode!.services.bitswapForwarder.stats().downstreamWantsDropped === 10, 5_000, 'wants dropped')
+    expect(stream.status).to.not.equal('reset')
+    expect(proxyNode.services.bitswapForwarder.stats().malformedMessages).to.equal(0)
+    expect(proxyNode.services.proxy.pool.healthy()).to.have.lengthOf(1)
   })
 
   it('a preload window lets a downstream\'s wants reach the window\'s upstream peer and routes its blocks back, verified', async () => {

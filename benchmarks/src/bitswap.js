@@ -1,0 +1,438 @@
+#!/usr/bin/env node
+/**
+ * Bitswap benchmark: stock Helia clients fetching from a stock Helia node
+ * directly, and through the Kitsune proxy with the Bitswap forwarder, in the
+ * same run. Every node is its own process (src/rpc.js roles):
+ *
+ *   helia-client ─────────────────────────────► helia-downstream   (direct)
+ *   helia-client ──────► forwarder-proxy ──────► helia-downstream   (via proxy)
+ *
+ * 1. File: a 64 MiB UnixFS file (@helia/unixfs defaults) with `cat`; MB/s of
+ *    each path and the ratio (target: via proxy >= 0.85 × direct).
+ * 2. Blocks: 4,096 separate 1 KiB raw blocks with `helia.blockstore.get`,
+ *    `--concurrency` in flight; blocks/s of each path and the ratio.
+ *    A fresh client process per fetch (nothing local), warmed up by an
+ *    untimed fetch of other content over the same path; rounds alternate
+ *    which path goes first; medians over rounds.
+ * 3. Memory: 200 raw Bitswap upstream peers (several per process) each want
+ *    100 distinct 1 KiB blocks at once. RSS and heapUsed of the proxy before,
+ *    peak during, after, next to its downstream's; and, as the direct figure,
+ *    a Helia node serving the same 200 peers itself. Fresh processes for
+ *    each (a stopped node is not freed inside its process).
+ *
+ * Usage: node src/bitswap.js [--json] [--file MiB=64] [--rounds N=4]
+ *        [--blocks N=4096] [--block-bytes B=1024] [--concurrency N=256]
+ *        [--peers N=200] [--wants N=100] [--peer-procs N=4]
+ *        [--phases file,blocks,memory] [--timeout s=420]
+ */
+
+import os from 'node:os'
+import { parseArgs } from 'node:util'
+import { cpuSeconds, killAllRoles, spawnRole } from './rpc.js'
+import { GiB, MB, MiB, fmt, median, percentile, round, table } from './stats.js'
+
+if (Number(process.versions.node.split('.')[0]) < 22) {
+  console.error(`Node ${process.version} is too old for libp2p 3 (needs >= 22): run it with \`npm run bench\`, which uses the repo's Node 24`)
+  process.exit(2)
+}
+
+const { values: opts } = parseArgs({
+  options: {
+    json: { type: 'boolean', default: false },
+    file: { type: 'string', default: '64' },
+    rounds: { type: 'string', default: '4' },
+    blocks: { type: 'string', default: '4096' },
+    'block-bytes': { type: 'string', default: '1024' },
+    concurrency: { type: 'string', default: '256' },
+    peers: { type: 'string', default: '200' },
+    wants: { type: 'string', default: '100' },
+    'peer-procs': { type: 'string', default: '4' },
+    phases: { type: 'string', default: 'file,blocks,memory' },
+    timeout: { type: 'string', default: '420' },
+    window: { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false }
+  }
+})
+
+if (opts.help) {
+  console.log('Usage: node src/bitswap.js [--json] [--file MiB=64] [--rounds N=4] [--blocks N=4096] [--block-bytes B=1024] [--concurrency N=256] [--peers N=200] [--wants N=100] [--peer-procs N=4] [--phases file,blocks,memory] [--timeout s=420]')
+  process.exit(0)
+}
+
+const FILE_BYTES = Math.round(Number(opts.file) * MiB)
+const WARMUP_FILE_BYTES = Math.min(FILE_BYTES, 8 * MiB)
+const ROUNDS = Number(opts.rounds)
+const BLOCKS = Number(opts.blocks)
+const BLOCK_BYTES = Number(opts['block-bytes'])
+const WARMUP_BLOCKS = Math.min(BLOCKS, 256)
+const CONCURRENCY = Number(opts.concurrency)
+const PEERS = Number(opts.peers)
+const WANTS = Number(opts.wants)
+const PEER_PROCS = Math.min(Number(opts['peer-procs']), PEERS)
+const WINDOW = opts.window == null ? undefined : Math.round(Number(opts.window) * MiB)
+const PHASES = new Set(opts.phases.split(',').map(s => s.trim()))
+
+for (const [name, value] of Object.entries({ file: FILE_BYTES, rounds: ROUNDS, blocks: BLOCKS, 'block-bytes': BLOCK_BYTES, concurrency: CONCURRENCY, peers: PEERS, wants: WANTS, 'peer-procs': PEER_PROCS })) {
+  if (!Number.isInteger(value) || value <= 0) {
+    console.error(`--${name} must be a positive integer`)
+    process.exit(2)
+  }
+}
+for (const phase of PHASES) {
+  if (!['file', 'blocks', 'memory'].includes(phase)) {
+    console.error(`unknown phase ${phase} (file, blocks, memory)`)
+    process.exit(2)
+  }
+}
+
+// progress goes to stderr in --json mode so stdout holds only the JSON object
+const say = opts.json ? (...a) => console.error(...a) : (...a) => console.log(...a)
+
+// never leave a role process behind: on any exit path, kill what is left
+process.on('exit', killAllRoles)
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    killAllRoles()
+    process.exit(130)
+  })
+}
+const watchdog = setTimeout(() => {
+  console.error(`benchmark did not finish within ${opts.timeout}s, giving up`)
+  killAllRoles()
+  process.exit(1)
+}, Number(opts.timeout) * 1000)
+watchdog.unref()
+
+const machine = {
+  node: process.version,
+  platform: `${process.platform} ${process.arch}`,
+  cores: os.availableParallelism(),
+  cpu: os.cpus()[0]?.model?.trim() ?? 'unknown',
+  memoryGiB: round(os.totalmem() / GiB, 1),
+  loadAvgAtStart: os.loadavg().map(l => round(l, 2)),
+  date: new Date().toISOString()
+}
+
+/** every role started and not yet stopped, so a failure can stop them */
+const live = new Set()
+
+function start (name, options) {
+  const role = spawnRole(name, options)
+  live.add(role)
+  role.exited.then(() => live.delete(role))
+  return role
+}
+
+async function stopAll (roles) {
+  await Promise.all(roles.filter(r => r != null).map(r => r.stop()))
+}
+
+const mib = (bytes) => bytes / MiB
+const PATHS = ['direct', 'proxy']
+
+/**
+ * Deltas of the forwarder's counters that tell where blocks came from
+ */
+function statsDelta (before, after) {
+  const keys = ['wantsReceived', 'wantsForwarded', 'coalescedWants', 'blocksReceived', 'blocksSent', 'cacheHits', 'dontHavesSent', 'badBlocks', 'duplicateBlocks', 'failovers', 'timeouts', 'refusedWants', 'cutOffs', 'malformedMessages', 'refusedStreams']
+  return Object.fromEntries(keys.map(k => [k, (after[k] ?? 0) - (before[k] ?? 0)]))
+}
+
+// ── 1 + 2: a file and small blocks, direct and via the proxy ─────────────────
+
+async function fetchPhases () {
+  const wantFile = PHASES.has('file')
+  const wantBlocks = PHASES.has('blocks')
+  const downstream = start('helia-downstream', {
+    readyTimeout: 120_000,
+    config: {
+      file: wantFile ? { bytes: FILE_BYTES, seed: 64 } : undefined,
+      warmup: wantFile ? { bytes: WARMUP_FILE_BYTES, seed: 65 } : undefined,
+      blocks: wantBlocks ? { count: WARMUP_BLOCKS + BLOCKS, size: BLOCK_BYTES, seed: 100_000 } : undefined
+    }
+  })
+  const ds = await downstream.ready
+  const proxy = start('forwarder-proxy', { config: { downstream: ds.multiaddr, maxStreamWindowSize: WINDOW } })
+  const px = await proxy.ready
+  const targets = { direct: ds, proxy: px }
+
+  /**
+   * One measured fetch by a fresh client process: connect, untimed warm-up
+   * fetch of other content over the same path, marks, the timed fetch, marks
+   */
+  const fetchOnce = async (kind, path) => {
+    const client = start('helia-client')
+    try {
+      await client.ready
+      const { remotePeer } = await client.call('connect', { addr: targets[path].multiaddr })
+      if (remotePeer !== targets[path].peerId) {
+        throw new Error(`${path}: reached the wrong peer`)
+      }
+      const [cmd, warmArgs, args] = kind === 'file'
+        ? ['fetch-file', { ...ds.warmup }, { ...ds.file }]
+        : ['fetch-blocks', { cids: ds.blocks.cids.slice(0, WARMUP_BLOCKS), concurrency: CONCURRENCY, size: BLOCK_BYTES }, { cids: ds.blocks.cids.slice(WARMUP_BLOCKS), concurrency: CONCURRENCY, size: BLOCK_BYTES }]
+      await client.call(cmd, warmArgs, 180_000)
+      const statsBefore = await proxy.call('stats')
+      const [c0, p0, d0] = await Promise.all([client.call('mark'), proxy.call('mark'), downstream.call('mark')])
+      const result = await client.call(cmd, args, 180_000)
+      const [c1, p1, d1] = await Promise.all([client.call('mark'), proxy.call('mark'), downstream.call('mark')])
+      const stats = statsDelta(statsBefore, await proxy.call('stats'))
+      if (result.connectedTo.length !== 1 || result.connectedTo[0] !== targets[path].peerId) {
+        throw new Error(`${path}: the client was connected to ${result.connectedTo.join(', ')}, not only to its target`)
+      }
+      const seconds = result.ms / 1000
+      return {
+        path,
+        seconds,
+        rate: kind === 'file' ? result.bytes / MB / seconds : result.blocks / seconds,
+        cpu: { client: cpuSeconds(c0, c1), proxy: cpuSeconds(p0, p1), downstream: cpuSeconds(d0, d1) },
+        proxyStats: stats
+      }
+    } finally {
+      await client.stop()
+    }
+  }
+
+  const runRounds = async (kind, label, unit, digits) => {
+    say(label)
+    const rounds = []
+    for (let r = 0; r < ROUNDS; r++) {
+      const order = r % 2 === 0 ? PATHS : [...PATHS].reverse()
+      const result = {}
+      for (const path of order) {
+        result[path] = await fetchOnce(kind, path)
+      }
+      const d = result.direct
+      const p = result.proxy
+      const st = p.proxyStats
+      // the proxy holds no block (bitswapForwarder's default: no cache), so
+      // every block of every fetch has to come from the downstream
+      if (st.cacheHits !== 0 || st.blocksReceived === 0) {
+        throw new Error(`round ${r + 1}: the proxy served ${st.cacheHits} blocks from a cache and fetched ${st.blocksReceived} from its downstream`)
+      }
+      rounds.push({ order: order.join(','), direct: d, proxy: p, ratio: p.rate / d.rate })
+      say(`  round ${r + 1} (${order.join(' then ')}): direct ${fmt(d.rate, digits, 7)} ${unit}, proxy ${fmt(p.rate, digits, 7)} ${unit}, ratio ${fmt(p.rate / d.rate, 2)}; ` +
+        `cpu s: client ${fmt(d.cpu.client, 2)} / ${fmt(p.cpu.client, 2)}, downstream ${fmt(d.cpu.downstream, 2)} / ${fmt(p.cpu.downstream, 2)}, proxy ${fmt(p.cpu.proxy, 2)} (direct / proxy path); ` +
+        `proxy: ${st.blocksReceived} blocks in, ${st.blocksSent} out, ${st.wantsReceived} wants in, ${st.wantsForwarded} out` +
+        (st.duplicateBlocks + st.failovers + st.timeouts + st.dontHavesSent + st.cutOffs > 0 ? `, ${st.duplicateBlocks} duplicates, ${st.failovers} fail-overs, ${st.timeouts} timeouts, ${st.dontHavesSent} DONT_HAVEs, ${st.cutOffs} cut-offs` : ''))
+    }
+    const direct = median(rounds.map(r => r.direct.rate))
+    const viaProxy = median(rounds.map(r => r.proxy.rate))
+    const ratios = rounds.map(r => r.ratio)
+    say(`  median: direct ${fmt(direct, digits)} ${unit}, via proxy ${fmt(viaProxy, digits)} ${unit} → via proxy / direct = ${fmt(viaProxy / direct, 2)}${kind === 'file' ? ' (target >= 0.85)' : ''}` +
+      ` (per-round ratios ${ratios.map(x => fmt(x, 2)).join(' ')})`)
+    say('')
+    return {
+      direct: round(direct, digits),
+      proxy: round(viaProxy, digits),
+      ratio: round(viaProxy / direct, 3),
+      roundRatios: ratios.map(x => round(x, 3)),
+      medianCpuSeconds: {
+        directClient: round(median(rounds.map(r => r.direct.cpu.client)), 3),
+        directDownstream: round(median(rounds.map(r => r.direct.cpu.downstream)), 3),
+        proxyClient: round(median(rounds.map(r => r.proxy.cpu.client)), 3),
+        proxyDownstream: round(median(rounds.map(r => r.proxy.cpu.downstream)), 3),
+        proxy: round(median(rounds.map(r => r.proxy.cpu.proxy)), 3)
+      },
+      rounds: rounds.map(r => JSON.parse(JSON.stringify(r, (_k, v) => typeof v === 'number' ? round(v, 3) : v)))
+    }
+  }
+
+  const out = {}
+  try {
+    if (wantFile) {
+      out.file = await runRounds('file', `${fmt(FILE_BYTES / MiB, 0)} MiB UnixFS file (@helia/unixfs defaults: 1 MiB raw leaves), unixfs.cat by a fresh stock Helia client; MB = 10^6 bytes`, 'MB/s', 1)
+      out.file.bytes = FILE_BYTES
+    }
+    if (wantBlocks) {
+      out.blocks = await runRounds('blocks', `${BLOCKS} separate ${BLOCK_BYTES}-byte raw blocks, helia.blockstore.get with ${CONCURRENCY} in flight, fresh stock Helia client`, 'blocks/s', 0)
+      Object.assign(out.blocks, { count: BLOCKS, blockBytes: BLOCK_BYTES, concurrency: CONCURRENCY })
+    }
+  } finally {
+    await stopAll([proxy, downstream])
+  }
+  return out
+}
+
+// ── 3: memory while many upstream peers want blocks ──────────────────────────
+
+async function memoryPhase (path) {
+  const total = PEERS * WANTS
+  const downstream = start('helia-downstream', {
+    readyTimeout: 120_000,
+    execArgv: ['--expose-gc'],
+    config: { blocks: { count: total, size: BLOCK_BYTES, seed: 1_000_000 } }
+  })
+  let proxy
+  const peerProcs = []
+  try {
+    const ds = await downstream.ready
+    let target = ds
+    if (path === 'proxy') {
+      proxy = start('forwarder-proxy', { execArgv: ['--expose-gc'], config: { downstream: ds.multiaddr, maxStreamWindowSize: WINDOW } })
+      target = await proxy.ready
+    }
+    // peer i of process k gets its own 100 CIDs
+    const perProc = Array.from({ length: PEER_PROCS }, (_, k) => Math.floor(PEERS / PEER_PROCS) + (k < PEERS % PEER_PROCS ? 1 : 0))
+    let first = 0
+    const slices = perProc.map(count => {
+      const lists = []
+      for (let i = 0; i < count; i++, first++) {
+        lists.push(ds.blocks.cids.slice(first * WANTS, (first + 1) * WANTS))
+      }
+      return lists
+    })
+    for (const count of perProc) {
+      peerProcs.push(start('bitswap-peers', { config: { count }, readyTimeout: 60_000 }))
+    }
+    await Promise.all(peerProcs.map(p => p.ready))
+
+    const measured = { downstream }
+    if (proxy != null) {
+      measured.proxy = proxy
+    }
+    const memAll = async (gc) => Object.fromEntries(await Promise.all(Object.entries(measured).map(async ([name, role]) => [name, await role.call('memory', { gc })])))
+
+    const before = await memAll(true)
+    const connectStart = performance.now()
+    const connected = await Promise.all(peerProcs.map(p => p.call('connect', { addr: target.multiaddr }, 120_000)))
+    const connectMs = performance.now() - connectStart
+    const connectedCount = connected.reduce((acc, c) => acc + c.connected, 0)
+    // let identify and the peers' first exchanges settle
+    await new Promise(resolve => setTimeout(resolve, 500))
+    const idle = await memAll(true)
+
+    const statsBefore = proxy != null ? await proxy.call('stats') : undefined
+    await Promise.all(Object.values(measured).map(r => r.call('memory-watch-start', { intervalMs: 20 })))
+    const wantStart = performance.now()
+    const results = await Promise.all(peerProcs.map((p, k) => p.call('want', { cids: slices[k], timeoutMs: 90_000 }, 120_000)))
+    const wantMs = performance.now() - wantStart
+    const peak = Object.fromEntries(await Promise.all(Object.entries(measured).map(async ([name, role]) => [name, await role.call('memory-watch-stop')])))
+    const stats = proxy != null ? statsDelta(statsBefore, await proxy.call('stats')) : undefined
+
+    await Promise.all(peerProcs.map(p => p.call('disconnect')))
+    await new Promise(resolve => setTimeout(resolve, 1_000))
+    const after = await memAll(true)
+    const connectionsAfter = await (proxy ?? downstream).call('connections')
+
+    const sum = (key) => results.reduce((acc, r) => acc + r[key], 0)
+    const completion = results.flatMap(r => r.completionMs)
+    const outcome = {
+      peers: PEERS,
+      connected: connectedCount,
+      wanted: sum('wanted'),
+      received: sum('received'),
+      completePeers: sum('complete'),
+      duplicates: sum('duplicates'),
+      unwanted: sum('unwanted'),
+      dontHaves: sum('dontHaves'),
+      wantsSeenByPeers: sum('wantsSeen'),
+      inboundStreams: sum('inboundStreams'),
+      errors: results.flatMap(r => r.errors).slice(0, 3),
+      connectSeconds: round(connectMs / 1000, 2),
+      wantSeconds: round(wantMs / 1000, 2),
+      blocksPerSecond: round(sum('received') / (wantMs / 1000), 0),
+      peerCompletionMs: { p50: round(percentile(completion, 50), 0), p99: round(percentile(completion, 99), 0), max: round(percentile(completion, 100), 0) },
+      connectionsAfter
+    }
+    const memory = {}
+    for (const name of Object.keys(measured)) {
+      memory[name] = {
+        rss: { before: before[name].rss, connected: idle[name].rss, peak: peak[name].rss, after: after[name].rss, kernelMaxRss: peak[name].maxRss },
+        heapUsed: { before: before[name].heapUsed, connected: idle[name].heapUsed, peak: peak[name].heapUsed, after: after[name].heapUsed },
+        samples: peak[name].samples,
+        gcExposed: before[name].gcExposed
+      }
+    }
+    return { path, outcome, memory, proxyStats: stats }
+  } finally {
+    await stopAll([...peerProcs, proxy, downstream])
+  }
+}
+
+function memoryRows (label, m) {
+  return [
+    [`${label} RSS`, fmt(mib(m.rss.before), 1), fmt(mib(m.rss.connected), 1), fmt(mib(m.rss.peak), 1), fmt(mib(m.rss.after), 1)],
+    [`${label} heapUsed`, fmt(mib(m.heapUsed.before), 1), fmt(mib(m.heapUsed.connected), 1), fmt(mib(m.heapUsed.peak), 1), fmt(mib(m.heapUsed.after), 1)]
+  ]
+}
+
+async function memoryPhases () {
+  say(`Memory: ${PEERS} raw Bitswap 1.2.0 upstream peers (${PEER_PROCS} processes) each want ${WANTS} distinct ${BLOCK_BYTES}-byte raw blocks at once (${PEERS * WANTS} blocks); fresh processes per path`)
+  const out = {}
+  for (const path of PATHS) {
+    const r = out[path] = await memoryPhase(path)
+    const o = r.outcome
+    const stalled = o.received < o.wanted
+    say(`  ${path === 'direct' ? 'direct (peers → Helia downstream)' : 'via proxy (peers → proxy → Helia downstream)'}: ${o.connected}/${o.peers} connected in ${fmt(o.connectSeconds, 1)} s; ` +
+      `${o.received}/${o.wanted} blocks in ${fmt(o.wantSeconds, 1)} s (${fmt(o.blocksPerSecond, 0)} blocks/s), ${o.completePeers} peers complete, per-peer completion p50 ${o.peerCompletionMs.p50} ms, max ${o.peerCompletionMs.max} ms` +
+      (o.duplicates + o.unwanted + o.dontHaves + o.wantsSeenByPeers > 0 ? `; ${o.duplicates} duplicate, ${o.unwanted} unwanted blocks, ${o.dontHaves} DONT_HAVEs, ${o.wantsSeenByPeers} wants passed to peers` : '') +
+      (o.errors.length > 0 ? `; errors: ${o.errors.join(' | ')}` : '') +
+      (stalled ? '  ** STALLED: not every block arrived **' : ''))
+    if (r.proxyStats != null) {
+      const st = r.proxyStats
+      say(`    proxy: ${st.wantsReceived} wants in, ${st.wantsForwarded} forwarded, ${st.blocksReceived} blocks in, ${st.blocksSent} out, ${st.refusedWants} refused, ${st.cutOffs} cut-offs, ${st.timeouts} timeouts; ${o.connectionsAfter} connections left after the peers hung up`)
+    }
+  }
+  const rows = [['MiB', 'before', `${PEERS} connected`, 'peak during', 'after']]
+  rows.push(...memoryRows('direct: downstream', out.direct.memory.downstream))
+  rows.push(...memoryRows('via proxy: proxy', out.proxy.memory.proxy))
+  rows.push(...memoryRows('via proxy: its downstream', out.proxy.memory.downstream))
+  say(table(rows).split('\n').map(l => `  ${l}`).join('\n'))
+  say('  (before, connected, after: after a full GC; peak: sampled every 20 ms, no forced GC)')
+  say('')
+  return out
+}
+
+async function main () {
+  say(`Kitsune Bitswap benchmark, ${machine.date}`)
+  say(`Node ${machine.node} · ${machine.platform} · ${machine.cores} cores (${machine.cpu}) · ${machine.memoryGiB} GiB RAM · load average ${machine.loadAvgAtStart.join(' ')}`)
+  say('proxy: @kitsune/proxy + bitswapForwarder() as `kitsune proxy` builds it (front-door noise crypto, muxer and connection manager; no block cache); every node its own process, 127.0.0.1')
+  say('')
+
+  const results = { benchmark: 'bitswap', machine, settings: { fileBytes: FILE_BYTES, rounds: ROUNDS, blocks: BLOCKS, blockBytes: BLOCK_BYTES, concurrency: CONCURRENCY, peers: PEERS, wantsPerPeer: WANTS, peerProcesses: PEER_PROCS, phases: [...PHASES] } }
+  if (PHASES.has('file') || PHASES.has('blocks')) {
+    Object.assign(results, await fetchPhases())
+  }
+  if (PHASES.has('memory')) {
+    results.memory = await memoryPhases()
+  }
+  machine.loadAvgAtEnd = os.loadavg().map(l => round(l, 2))
+
+  if (opts.json) {
+    console.log(JSON.stringify(results, null, 2))
+    return
+  }
+
+  say('Summary')
+  const rows = [['figure', 'direct', 'via proxy', 'via proxy / direct']]
+  if (results.file != null) {
+    rows.push([`${fmt(FILE_BYTES / MiB, 0)} MiB UnixFS file, MB/s`, fmt(results.file.direct, 1), fmt(results.file.proxy, 1), `${fmt(results.file.ratio, 2)} (target >= 0.85)`])
+  }
+  if (results.blocks != null) {
+    rows.push([`${BLOCKS} × ${BLOCK_BYTES} B raw blocks, blocks/s`, fmt(results.blocks.direct, 0), fmt(results.blocks.proxy, 0), fmt(results.blocks.ratio, 2)])
+  }
+  if (results.memory != null) {
+    const d = results.memory.direct.memory.downstream
+    const p = results.memory.proxy.memory.proxy
+    const pd = results.memory.proxy.memory.downstream
+    rows.push([`${PEERS} peers × ${WANTS} wants: peak RSS, MiB`, fmt(mib(d.rss.peak), 1), fmt(mib(p.rss.peak), 1), `${fmt(p.rss.peak / d.rss.peak, 2)} (its downstream ${fmt(mib(pd.rss.peak), 1)})`])
+    rows.push(['  RSS before → after, MiB', `${fmt(mib(d.rss.before), 0)} → ${fmt(mib(d.rss.after), 0)}`, `${fmt(mib(p.rss.before), 0)} → ${fmt(mib(p.rss.after), 0)}`, ''])
+    rows.push(['  peak heapUsed, MiB', fmt(mib(d.heapUsed.peak), 1), fmt(mib(p.heapUsed.peak), 1), `${fmt(p.heapUsed.peak / d.heapUsed.peak, 2)} (its downstream ${fmt(mib(pd.heapUsed.peak), 1)})`])
+  }
+  say(table(rows))
+  say(`load average at end ${machine.loadAvgAtEnd.join(' ')}`)
+}
+
+main().then(() => {
+  clearTimeout(watchdog)
+}, async (err) => {
+  console.error('benchmark failed:', err?.stack ?? err)
+  process.exitCode = 1
+  await Promise.race([
+    Promise.all([...live].map(role => role.stop(3_000).catch(() => {}))),
+    new Promise(resolve => setTimeout(resolve, 5_000).unref())
+  ])
+  killAllRoles()
+  clearTimeout(watchdog)
+})

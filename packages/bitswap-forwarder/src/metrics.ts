@@ -1,0 +1,85 @@
+import type { BitswapForwarderStats } from './index.ts'
+import type { WantRouterStats } from './want-router.ts'
+import type { HistogramGroup, Metrics } from '@libp2p/interface'
+
+export type Counters = Omit<BitswapForwarderStats, 'upstreamPeers' | 'trackedWants' | 'pendingCids' | 'downstreams' | 'failovers' | 'timeouts' | 'coalescedWants'>
+
+/**
+ * Where the calculated metrics read their values
+ */
+export interface MetricSources {
+  counters: Counters
+  forward(): WantRouterStats
+  pendingCids(): number
+  trackedWants(): number
+  upstreamPeers(): number
+  windows(): number
+}
+
+/**
+ * Registers the forwarder's `kitsune_bitswap_*` metrics. Counters are
+ * calculated from the forwarder's own tallies at scrape time; the per
+ * downstream latency histogram is returned for the forwarder to observe.
+ */
+export function registerMetrics (metrics: Metrics | undefined, sources: MetricSources): HistogramGroup | undefined {
+  if (metrics == null) {
+    return undefined
+  }
+  const c = sources.counters
+  metrics.registerCounterGroup('kitsune_bitswap_wants_total', {
+    label: 'direction',
+    help: 'Want entries received from upstream peers (in) and sent to downstreams (out)',
+    calculate: () => ({ in: c.wantsReceived, out: c.wantsForwarded, coalesced: sources.forward().coalesced })
+  })
+  metrics.registerCounterGroup('kitsune_bitswap_cancels_total', {
+    label: 'direction',
+    help: 'CANCEL entries received and sent',
+    calculate: () => ({ in: c.cancelsReceived, out: c.cancelsForwarded })
+  })
+  metrics.registerCounterGroup('kitsune_bitswap_blocks_total', {
+    label: 'direction',
+    help: 'Blocks received from downstreams (in) and sent to upstream peers (out)',
+    calculate: () => ({ in: c.blocksReceived, out: c.blocksSent, bad: c.badBlocks, duplicate: c.duplicateBlocks, unwanted: c.unwantedBlocks })
+  })
+  metrics.registerCounterGroup('kitsune_bitswap_block_bytes_total', {
+    label: 'direction',
+    help: 'Block bytes received from downstreams (in) and sent to upstream peers (out)',
+    calculate: () => ({ in: c.blockBytesReceived, out: c.blockBytesSent })
+  })
+  metrics.registerCounterGroup('kitsune_bitswap_presences_sent_total', {
+    label: 'type',
+    help: 'HAVE and DONT_HAVE sent to upstream peers',
+    calculate: () => ({ have: c.havesSent, dont_have: c.dontHavesSent })
+  })
+  metrics.registerCounterGroup('kitsune_bitswap_cache_total', {
+    label: 'result',
+    help: 'Block cache lookups',
+    calculate: () => ({ hit: c.cacheHits, miss: c.cacheMisses })
+  })
+  metrics.registerCounterGroup('kitsune_bitswap_refused_total', {
+    label: 'reason',
+    help: 'Input refused, by reason',
+    calculate: () => ({
+      downstream_want: c.downstreamWantsDropped,
+      tracked_wants: c.refusedWants,
+      malformed: c.malformedMessages,
+      stream: c.refusedStreams,
+      cut_off: c.cutOffs
+    })
+  })
+  metrics.registerCounterGroup('kitsune_bitswap_failovers_total', {
+    label: 'reason',
+    help: 'Wants moved to another downstream',
+    calculate: () => ({ all: sources.forward().failovers, timeout: sources.forward().timeouts })
+  })
+  metrics.registerMetricGroup('kitsune_bitswap_tracked', {
+    label: 'kind',
+    help: 'Wants, CIDs and peers tracked now',
+    calculate: () => ({ wants: sources.trackedWants(), cids: sources.pendingCids(), upstream_peers: sources.upstreamPeers(), windows: sources.windows() })
+  })
+  return metrics.registerHistogramGroup('kitsune_bitswap_downstream_block_latency_seconds', {
+    label: 'downstream',
+    help: 'Time from a want being sent to a downstream to its block arriving',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+  })
+}

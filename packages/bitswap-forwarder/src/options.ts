@@ -1,0 +1,65 @@
+import * as C from './constants.ts'
+import { InvalidOptionError } from './errors.ts'
+import type { BitswapForwarderInit } from './index.ts'
+
+/**
+ * The forwarder's options with defaults applied
+ */
+export interface Options {
+  proxyService: string
+  fanout: number
+  maxMessageSize: number
+  maxBlockSize: number
+  maxWantlistEntriesPerPeer: number
+  maxTrackedWants: number
+  maxOutstandingBytesPerPeer: number
+  maxOutstandingBytes: number
+  maxInboundStreamsPerPeer: number
+  maxInboundStreamsPerDownstream: number
+  maxWantsPerDownstream: number
+  downstreamTimeout: number
+  dontHaveTtl: number
+  outboundIdleTimeout: number
+  openStreamTimeout: number
+  sendTimeout: number
+  cutOffTime: number
+  windowTimeout: number
+  recentKeys: number
+}
+
+export function positive (name: string, value: number | undefined, fallback: number): number {
+  const result = value ?? fallback
+  if (typeof result !== 'number' || Number.isNaN(result) || result <= 0) {
+    throw new InvalidOptionError(`${name} must be a positive number, got ${result}`)
+  }
+  return result
+}
+
+export function validate (init: BitswapForwarderInit): Options {
+  const options: Options = {
+    proxyService: init.proxyService ?? C.PROXY_SERVICE,
+    fanout: init.fanout === 'all' ? Infinity : positive('fanout', init.fanout, C.FANOUT),
+    maxMessageSize: positive('maxMessageSize', init.maxMessageSize, C.MAX_MESSAGE_SIZE),
+    maxBlockSize: positive('maxBlockSize', init.maxBlockSize, C.MAX_BLOCK_SIZE),
+    maxWantlistEntriesPerPeer: positive('maxWantlistEntriesPerPeer', init.maxWantlistEntriesPerPeer, C.MAX_WANTLIST_ENTRIES_PER_PEER),
+    maxTrackedWants: positive('maxTrackedWants', init.maxTrackedWants, C.MAX_TRACKED_WANTS),
+    maxOutstandingBytesPerPeer: positive('maxOutstandingBytesPerPeer', init.maxOutstandingBytesPerPeer, C.MAX_OUTSTANDING_BYTES_PER_PEER),
+    maxOutstandingBytes: positive('maxOutstandingBytes', init.maxOutstandingBytes, C.MAX_OUTSTANDING_BYTES),
+    maxInboundStreamsPerPeer: positive('maxInboundStreamsPerPeer', init.maxInboundStreamsPerPeer, C.MAX_INBOUND_STREAMS_PER_PEER),
+    maxInboundStreamsPerDownstream: positive('maxInboundStreamsPerDownstream', init.maxInboundStreamsPerDownstream, C.MAX_INBOUND_STREAMS_PER_DOWNSTREAM),
+    maxWantsPerDownstream: positive('maxWantsPerDownstream', init.maxWantsPerDownstream, C.MAX_WANTS_PER_DOWNSTREAM),
+    downstreamTimeout: positive('downstreamTimeout', init.downstreamTimeout, C.DOWNSTREAM_TIMEOUT),
+    dontHaveTtl: init.dontHaveTtl ?? C.DONT_HAVE_TTL,
+    outboundIdleTimeout: positive('outboundIdleTimeout', init.outboundIdleTimeout, C.OUTBOUND_IDLE_TIMEOUT),
+    openStreamTimeout: positive('openStreamTimeout', init.openStreamTimeout, C.OPEN_STREAM_TIMEOUT),
+    sendTimeout: positive('sendTimeout', init.sendTimeout, C.SEND_TIMEOUT),
+    cutOffTime: init.cutOffTime ?? C.CUT_OFF_TIME,
+    windowTimeout: positive('windowTimeout', init.windowTimeout, C.WINDOW_TIMEOUT),
+    recentKeys: positive('recentKeys', init.recentKeys, C.RECENT_KEYS)
+  }
+  // a block, its prefix and the message framing must fit in one message
+  if (options.maxBlockSize + 64 > options.maxMessageSize) {
+    throw new InvalidOptionError(`maxBlockSize (${options.maxBlockSize}) must be at least 64 bytes smaller than maxMessageSize (${options.maxMessageSize})`)
+  }
+  return options
+}
