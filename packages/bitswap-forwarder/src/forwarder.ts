@@ -20,7 +20,7 @@ import type { Counters } from './metrics.ts'
 import type { Options } from './options.ts'
 import type { LedgerEntry } from './peer-ledger.ts'
 import type { PreloadWindow, PreloadWindowInit } from './preload-window.ts'
-import type { BalancingStrategy, Downstream, DownstreamInfo, DownstreamPool, Proxy } from '@kitsune/proxy'
+import type { BalancingStrategy, DownstreamInfo, DownstreamPool, Proxy } from '@kitsune/proxy'
 import type { Connection, HistogramGroup, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
 import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
@@ -150,7 +150,7 @@ export class BitswapForwarder implements BitswapForwarderInterface, Startable {
         this.latency?.observe({ [peer.toString()]: seconds })
       },
       onTimeout: (peer) => {
-        this.pool.reportFailure(this.downstreamRef(peer), new Error('Bitswap want timed out'))
+        this.pool.reportFailure(peer, new Error('Bitswap want timed out'))
       }
     })
 
@@ -345,7 +345,7 @@ export class BitswapForwarder implements BitswapForwarderInterface, Startable {
     this.log('malformed input from %s %p - %s', downstream ? 'downstream' : 'upstream peer', peer, err.message)
     stream.abort(err)
     if (downstream) {
-      this.proxy?.pool.reportFailure(this.downstreamRef(peer), err)
+      this.proxy?.pool.reportFailure(peer, err)
     } else if (err instanceof WantlistTooLargeError || err.name === 'MessageTooLargeError') {
       this.cutOff(peer, err)
     }
@@ -442,7 +442,7 @@ export class BitswapForwarder implements BitswapForwarderInterface, Startable {
         this.blockSizeEstimate = Math.round(this.blockSizeEstimate * 0.9 + block.data.byteLength * 0.1)
         if (downstream) {
           this.downstreamCounters(peer).blocksReceived++
-          this.proxy?.pool.reportSuccess(this.downstreamRef(peer))
+          this.proxy?.pool.reportSuccess(peer)
         }
         if (this.cache != null) {
           Promise.resolve(this.cache.put(cid, block.data)).catch(err => {
@@ -477,7 +477,7 @@ export class BitswapForwarder implements BitswapForwarderInterface, Startable {
     this.log('bad block from %p, %d wants failed over - %s', peer, failedOver, reason)
     if (downstream) {
       this.downstreamCounters(peer).badBlocks++
-      this.proxy?.pool.reportFailure(this.downstreamRef(peer), new Error(`Bad block: ${reason}`))
+      this.proxy?.pool.reportFailure(peer, new Error(`Bad block: ${reason}`))
     }
   }
 
@@ -882,7 +882,7 @@ export class BitswapForwarder implements BitswapForwarderInterface, Startable {
   private onQueueError (peer: PeerId, err: Error): void {
     const peerKey = peer.toString()
     if (this.proxy?.pool.isDownstream(peer) === true) {
-      this.proxy.pool.reportFailure(this.downstreamRef(peer), err)
+      this.proxy.pool.reportFailure(peer, err)
       this.forward.providerGone(peerKey)
       return
     }
@@ -916,10 +916,6 @@ export class BitswapForwarder implements BitswapForwarderInterface, Startable {
     if (evt.detail.peerId != null) {
       this.forward.providerGone(evt.detail.peerId)
     }
-  }
-
-  private downstreamRef (peer: PeerId): Downstream {
-    return this.proxy?.pool.healthy().find(d => d.peerId.equals(peer)) ?? { peerId: peer, status: 'down', openStreams: 0 }
   }
 
   private downstreamCounters (peer: PeerId): { wantsForwarded: number, blocksReceived: number, badBlocks: number } {

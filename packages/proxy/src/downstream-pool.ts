@@ -255,8 +255,8 @@ export class DownstreamPool extends TypedEventEmitter<DownstreamPoolEvents> {
   /**
    * Count a stream as open on a downstream until the returned function is called
    */
-  acquire (downstream: Downstream): () => void {
-    const entry = this.find(downstream.peerId)
+  acquire (peerId: PeerId): () => void {
+    const entry = this.find(peerId)
     if (entry == null) {
       return () => {}
     }
@@ -273,8 +273,8 @@ export class DownstreamPool extends TypedEventEmitter<DownstreamPoolEvents> {
   /**
    * Work placed on a downstream succeeded
    */
-  reportSuccess (downstream: Downstream): void {
-    const entry = this.find(downstream.peerId)
+  reportSuccess (peerId: PeerId): void {
+    const entry = this.find(peerId)
     if (entry != null) {
       entry.failures = 0
     }
@@ -285,8 +285,8 @@ export class DownstreamPool extends TypedEventEmitter<DownstreamPoolEvents> {
    * row it is marked down and its connection closed; it is then redialled
    * with backoff like any other lost downstream.
    */
-  reportFailure (downstream: Downstream, err: Error): void {
-    const entry = this.find(downstream.peerId)
+  reportFailure (peerId: PeerId, err: Error): void {
+    const entry = this.find(peerId)
     if (entry == null) {
       return
     }

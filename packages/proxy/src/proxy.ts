@@ -266,7 +266,7 @@ export class KitsuneProxy implements Proxy, Startable {
     const errors: string[] = []
     for (const downstream of candidates) {
       // counted as load while it is being opened, so a burst spreads out
-      const release = this.pool.acquire(downstream)
+      const release = this.pool.acquire(downstream.peerId)
       try {
         const signal = AbortSignal.any([AbortSignal.timeout(route.setupTimeout), this.shutdown.signal])
         const opening = this.components.connectionManager.openStream(downstream.peerId, protocol, {
@@ -277,14 +277,14 @@ export class KitsuneProxy implements Proxy, Startable {
         opening.then(stream => { if (signal.aborted) { stream.abort(signal.reason) } }, () => {})
         const stream = await raceSignal(opening, signal)
         stream.pause()
-        this.pool.reportSuccess(downstream)
+        this.pool.reportSuccess(downstream.peerId)
         return { downstream, stream, release }
       } catch (err: any) {
         release()
         this.log('could not open %s on downstream %p - %e', protocol, downstream.peerId, err)
         errors.push(`${downstream.peerId.toString()}: ${err.message}`)
         if (!NOT_HEALTH_FAILURES.has(err.name)) {
-          this.pool.reportFailure(downstream, err)
+          this.pool.reportFailure(downstream.peerId, err)
         }
       }
     }
