@@ -20,9 +20,10 @@
  *    a Helia node serving the same 200 peers itself. Fresh processes for
  *    each (a stopped node is not freed inside its process).
  *
- * Usage: node src/bitswap.js [--json] [--file MiB=64] [--rounds N=4]
+ * Usage: node src/bitswap.js [--json] [--file MiB=64] [--rounds N=5]
  *        [--blocks N=4096] [--block-bytes B=1024] [--concurrency N=256]
- *        [--peers N=200] [--wants N=100] [--peer-procs N=4]
+ *        [--peers N=200] [--wants N=100] [--peer-procs N=4] [--waves N=2]
+ *        [--window MiB] (the proxy's yamux maxStreamWindowSize)
  *        [--phases file,blocks,memory] [--timeout s=420]
  */
 
@@ -40,13 +41,14 @@ const { values: opts } = parseArgs({
   options: {
     json: { type: 'boolean', default: false },
     file: { type: 'string', default: '64' },
-    rounds: { type: 'string', default: '4' },
+    rounds: { type: 'string', default: '5' },
     blocks: { type: 'string', default: '4096' },
     'block-bytes': { type: 'string', default: '1024' },
     concurrency: { type: 'string', default: '256' },
     peers: { type: 'string', default: '200' },
     wants: { type: 'string', default: '100' },
     'peer-procs': { type: 'string', default: '4' },
+    waves: { type: 'string', default: '2' },
     phases: { type: 'string', default: 'file,blocks,memory' },
     timeout: { type: 'string', default: '420' },
     window: { type: 'string' },
@@ -55,7 +57,7 @@ const { values: opts } = parseArgs({
 })
 
 if (opts.help) {
-  console.log('Usage: node src/bitswap.js [--json] [--file MiB=64] [--rounds N=4] [--blocks N=4096] [--block-bytes B=1024] [--concurrency N=256] [--peers N=200] [--wants N=100] [--peer-procs N=4] [--phases file,blocks,memory] [--timeout s=420]')
+  console.log('Usage: node src/bitswap.js [--json] [--file MiB=64] [--rounds N=5] [--blocks N=4096] [--block-bytes B=1024] [--concurrency N=256] [--peers N=200] [--wants N=100] [--peer-procs N=4] [--waves N=2] [--window MiB] [--phases file,blocks,memory] [--timeout s=420]')
   process.exit(0)
 }
 
@@ -69,10 +71,11 @@ const CONCURRENCY = Number(opts.concurrency)
 const PEERS = Number(opts.peers)
 const WANTS = Number(opts.wants)
 const PEER_PROCS = Math.min(Number(opts['peer-procs']), PEERS)
+const WAVES = Number(opts.waves)
 const WINDOW = opts.window == null ? undefined : Math.round(Number(opts.window) * MiB)
 const PHASES = new Set(opts.phases.split(',').map(s => s.trim()))
 
-for (const [name, value] of Object.entries({ file: FILE_BYTES, rounds: ROUNDS, blocks: BLOCKS, 'block-bytes': BLOCK_BYTES, concurrency: CONCURRENCY, peers: PEERS, wants: WANTS, 'peer-procs': PEER_PROCS })) {
+for (const [name, value] of Object.entries({ file: FILE_BYTES, rounds: ROUNDS, blocks: BLOCKS, 'block-bytes': BLOCK_BYTES, concurrency: CONCURRENCY, peers: PEERS, wants: WANTS, 'peer-procs': PEER_PROCS, waves: WAVES })) {
   if (!Number.isInteger(value) || value <= 0) {
     console.error(`--${name} must be a positive integer`)
     process.exit(2)
@@ -188,6 +191,8 @@ async function fetchPhases () {
         cpu: { client: cpuSeconds(c0, c1), proxy: cpuSeconds(p0, p1), downstream: cpuSeconds(d0, d1) },
         proxyStats: stats
       }
+    } catch (err) {
+      throw new Error(`${kind} fetch, ${path} path: ${err.message}`, { cause: err })
     } finally {
       await client.stop()
     }
@@ -294,66 +299,80 @@ async function memoryPhase (path) {
     const memAll = async (gc) => Object.fromEntries(await Promise.all(Object.entries(measured).map(async ([name, role]) => [name, await role.call('memory', { gc })])))
 
     const before = await memAll(true)
-    const connectStart = performance.now()
-    const connected = await Promise.all(peerProcs.map(p => p.call('connect', { addr: target.multiaddr }, 120_000)))
-    const connectMs = performance.now() - connectStart
-    const connectedCount = connected.reduce((acc, c) => acc + c.connected, 0)
-    // let identify and the peers' first exchanges settle
-    await new Promise(resolve => setTimeout(resolve, 500))
-    const idle = await memAll(true)
+    const waves = []
+    for (let w = 0; w < WAVES; w++) {
+      const connectStart = performance.now()
+      const connected = await Promise.all(peerProcs.map(p => p.call('connect', { addr: target.multiaddr }, 120_000)))
+      const connectMs = performance.now() - connectStart
+      // let identify and the peers' first exchanges settle
+      await new Promise(resolve => setTimeout(resolve, 500))
+      const idle = await memAll(true)
 
-    const statsBefore = proxy != null ? await proxy.call('stats') : undefined
-    await Promise.all(Object.values(measured).map(r => r.call('memory-watch-start', { intervalMs: 20 })))
-    const wantStart = performance.now()
-    const results = await Promise.all(peerProcs.map((p, k) => p.call('want', { cids: slices[k], timeoutMs: 90_000 }, 120_000)))
-    const wantMs = performance.now() - wantStart
-    const peak = Object.fromEntries(await Promise.all(Object.entries(measured).map(async ([name, role]) => [name, await role.call('memory-watch-stop')])))
-    const stats = proxy != null ? statsDelta(statsBefore, await proxy.call('stats')) : undefined
+      const statsBefore = proxy != null ? await proxy.call('stats') : undefined
+      await Promise.all(Object.values(measured).map(r => r.call('memory-watch-start', { intervalMs: 20 })))
+      const wantStart = performance.now()
+      const results = await Promise.all(peerProcs.map((p, k) => p.call('want', { cids: slices[k], timeoutMs: 90_000 }, 120_000)))
+      const wantMs = performance.now() - wantStart
+      const peak = Object.fromEntries(await Promise.all(Object.entries(measured).map(async ([name, role]) => [name, await role.call('memory-watch-stop')])))
+      const stats = proxy != null ? statsDelta(statsBefore, await proxy.call('stats')) : undefined
 
-    await Promise.all(peerProcs.map(p => p.call('disconnect')))
-    await new Promise(resolve => setTimeout(resolve, 1_000))
-    const after = await memAll(true)
-    const connectionsAfter = await (proxy ?? downstream).call('connections')
+      await Promise.all(peerProcs.map(p => p.call('disconnect')))
+      await new Promise(resolve => setTimeout(resolve, 1_000))
+      const after = await memAll(true)
+      const connectionsAfter = await (proxy ?? downstream).call('connections')
 
-    const sum = (key) => results.reduce((acc, r) => acc + r[key], 0)
-    const completion = results.flatMap(r => r.completionMs)
-    const outcome = {
-      peers: PEERS,
-      connected: connectedCount,
-      wanted: sum('wanted'),
-      received: sum('received'),
-      completePeers: sum('complete'),
-      duplicates: sum('duplicates'),
-      unwanted: sum('unwanted'),
-      dontHaves: sum('dontHaves'),
-      wantsSeenByPeers: sum('wantsSeen'),
-      inboundStreams: sum('inboundStreams'),
-      errors: results.flatMap(r => r.errors).slice(0, 3),
-      connectSeconds: round(connectMs / 1000, 2),
-      wantSeconds: round(wantMs / 1000, 2),
-      blocksPerSecond: round(sum('received') / (wantMs / 1000), 0),
-      peerCompletionMs: { p50: round(percentile(completion, 50), 0), p99: round(percentile(completion, 99), 0), max: round(percentile(completion, 100), 0) },
-      connectionsAfter
+      const sum = (key) => results.reduce((acc, r) => acc + r[key], 0)
+      const completion = results.flatMap(r => r.completionMs)
+      waves.push({
+        outcome: {
+          peers: PEERS,
+          connected: connected.reduce((acc, c) => acc + c.connected, 0),
+          wanted: sum('wanted'),
+          received: sum('received'),
+          completePeers: sum('complete'),
+          duplicates: sum('duplicates'),
+          unwanted: sum('unwanted'),
+          dontHaves: sum('dontHaves'),
+          wantsSeenByPeers: sum('wantsSeen'),
+          inboundStreams: sum('inboundStreams'),
+          errors: results.flatMap(r => r.errors).slice(0, 3),
+          connectSeconds: round(connectMs / 1000, 2),
+          wantSeconds: round(wantMs / 1000, 2),
+          blocksPerSecond: round(sum('received') / (wantMs / 1000), 0),
+          peerCompletionMs: { p50: round(percentile(completion, 50), 0), p99: round(percentile(completion, 99), 0), max: round(percentile(completion, 100), 0) },
+          connectionsAfter
+        },
+        idle,
+        peak,
+        after,
+        proxyStats: stats
+      })
     }
+
     const memory = {}
+    const firstWave = waves[0]
+    const lastWave = waves[waves.length - 1]
     for (const name of Object.keys(measured)) {
+      const peakOf = (key) => Math.max(...waves.map(w => w.peak[name][key]))
       memory[name] = {
-        rss: { before: before[name].rss, connected: idle[name].rss, peak: peak[name].rss, after: after[name].rss, kernelMaxRss: peak[name].maxRss },
-        heapUsed: { before: before[name].heapUsed, connected: idle[name].heapUsed, peak: peak[name].heapUsed, after: after[name].heapUsed },
-        samples: peak[name].samples,
+        rss: { before: before[name].rss, connected: firstWave.idle[name].rss, peak: peakOf('rss'), after: firstWave.after[name].rss, afterLastWave: lastWave.after[name].rss, kernelMaxRss: lastWave.peak[name].maxRss },
+        heapUsed: { before: before[name].heapUsed, connected: firstWave.idle[name].heapUsed, peak: peakOf('heapUsed'), after: firstWave.after[name].heapUsed, afterLastWave: lastWave.after[name].heapUsed },
+        external: { before: before[name].external, peak: peakOf('external'), after: firstWave.after[name].external, afterLastWave: lastWave.after[name].external },
+        arrayBuffers: { before: before[name].arrayBuffers, peak: peakOf('arrayBuffers'), after: firstWave.after[name].arrayBuffers, afterLastWave: lastWave.after[name].arrayBuffers },
         gcExposed: before[name].gcExposed
       }
     }
-    return { path, outcome, memory, proxyStats: stats }
+    return { path, waves: waves.map(w => ({ outcome: w.outcome, proxyStats: w.proxyStats })), memory }
   } finally {
     await stopAll([...peerProcs, proxy, downstream])
   }
 }
 
 function memoryRows (label, m) {
+  const cols = (x) => [fmt(mib(x.before), 1), fmt(mib(x.connected), 1), fmt(mib(x.peak), 1), fmt(mib(x.after), 1), ...(WAVES > 1 ? [fmt(mib(x.afterLastWave), 1)] : [])]
   return [
-    [`${label} RSS`, fmt(mib(m.rss.before), 1), fmt(mib(m.rss.connected), 1), fmt(mib(m.rss.peak), 1), fmt(mib(m.rss.after), 1)],
-    [`${label} heapUsed`, fmt(mib(m.heapUsed.before), 1), fmt(mib(m.heapUsed.connected), 1), fmt(mib(m.heapUsed.peak), 1), fmt(mib(m.heapUsed.after), 1)]
+    [`${label} RSS`, ...cols(m.rss)],
+    [`${label} heapUsed`, ...cols(m.heapUsed)]
   ]
 }
 
@@ -362,24 +381,24 @@ async function memoryPhases () {
   const out = {}
   for (const path of PATHS) {
     const r = out[path] = await memoryPhase(path)
-    const o = r.outcome
-    const stalled = o.received < o.wanted
-    say(`  ${path === 'direct' ? 'direct (peers → Helia downstream)' : 'via proxy (peers → proxy → Helia downstream)'}: ${o.connected}/${o.peers} connected in ${fmt(o.connectSeconds, 1)} s; ` +
-      `${o.received}/${o.wanted} blocks in ${fmt(o.wantSeconds, 1)} s (${fmt(o.blocksPerSecond, 0)} blocks/s), ${o.completePeers} peers complete, per-peer completion p50 ${o.peerCompletionMs.p50} ms, max ${o.peerCompletionMs.max} ms` +
-      (o.duplicates + o.unwanted + o.dontHaves + o.wantsSeenByPeers > 0 ? `; ${o.duplicates} duplicate, ${o.unwanted} unwanted blocks, ${o.dontHaves} DONT_HAVEs, ${o.wantsSeenByPeers} wants passed to peers` : '') +
-      (o.errors.length > 0 ? `; errors: ${o.errors.join(' | ')}` : '') +
-      (stalled ? '  ** STALLED: not every block arrived **' : ''))
-    if (r.proxyStats != null) {
-      const st = r.proxyStats
-      say(`    proxy: ${st.wantsReceived} wants in, ${st.wantsForwarded} forwarded, ${st.blocksReceived} blocks in, ${st.blocksSent} out, ${st.refusedWants} refused, ${st.cutOffs} cut-offs, ${st.timeouts} timeouts; ${o.connectionsAfter} connections left after the peers hung up`)
-    }
+    r.waves.forEach(({ outcome: o, proxyStats: st }, w) => {
+      const stalled = o.received < o.wanted
+      say(`  ${path === 'direct' ? 'direct (peers → Helia downstream)' : 'via proxy (peers → proxy → Helia downstream)'}${WAVES > 1 ? `, wave ${w + 1}` : ''}: ${o.connected}/${o.peers} connected in ${fmt(o.connectSeconds, 1)} s; ` +
+        `${o.received}/${o.wanted} blocks in ${fmt(o.wantSeconds, 1)} s (${fmt(o.blocksPerSecond, 0)} blocks/s), ${o.completePeers} peers complete, per-peer completion p50 ${o.peerCompletionMs.p50} ms, max ${o.peerCompletionMs.max} ms` +
+        (o.duplicates + o.unwanted + o.dontHaves + o.wantsSeenByPeers > 0 ? `; ${o.duplicates} duplicate, ${o.unwanted} unwanted blocks, ${o.dontHaves} DONT_HAVEs, ${o.wantsSeenByPeers} wants passed to peers` : '') +
+        (o.errors.length > 0 ? `; errors: ${o.errors.join(' | ')}` : '') +
+        (stalled ? '  ** STALLED: not every block arrived **' : ''))
+      if (st != null) {
+        say(`    proxy: ${st.wantsReceived} wants in, ${st.wantsForwarded} forwarded, ${st.blocksReceived} blocks in, ${st.blocksSent} out, ${st.refusedWants} refused, ${st.cutOffs} cut-offs, ${st.timeouts} timeouts; ${o.connectionsAfter} connection(s) left after the peers hung up`)
+      }
+    })
   }
-  const rows = [['MiB', 'before', `${PEERS} connected`, 'peak during', 'after']]
+  const rows = [['MiB', 'before', `${PEERS} connected`, 'peak during', 'after', ...(WAVES > 1 ? [`after wave ${WAVES}`] : [])]]
   rows.push(...memoryRows('direct: downstream', out.direct.memory.downstream))
   rows.push(...memoryRows('via proxy: proxy', out.proxy.memory.proxy))
   rows.push(...memoryRows('via proxy: its downstream', out.proxy.memory.downstream))
   say(table(rows).split('\n').map(l => `  ${l}`).join('\n'))
-  say('  (before, connected, after: after a full GC; peak: sampled every 20 ms, no forced GC)')
+  say(`  (before, connected, after: after a full GC; peak: sampled every 20 ms, no forced GC${WAVES > 1 ? `, highest of ${WAVES} waves (peers connect, want, hang up)` : ''})`)
   say('')
   return out
 }
@@ -390,7 +409,7 @@ async function main () {
   say('proxy: @kitsune/proxy + bitswapForwarder() as `kitsune proxy` builds it (front-door noise crypto, muxer and connection manager; no block cache); every node its own process, 127.0.0.1')
   say('')
 
-  const results = { benchmark: 'bitswap', machine, settings: { fileBytes: FILE_BYTES, rounds: ROUNDS, blocks: BLOCKS, blockBytes: BLOCK_BYTES, concurrency: CONCURRENCY, peers: PEERS, wantsPerPeer: WANTS, peerProcesses: PEER_PROCS, phases: [...PHASES] } }
+  const results = { benchmark: 'bitswap', machine, settings: { fileBytes: FILE_BYTES, rounds: ROUNDS, blocks: BLOCKS, blockBytes: BLOCK_BYTES, concurrency: CONCURRENCY, peers: PEERS, wantsPerPeer: WANTS, peerProcesses: PEER_PROCS, waves: WAVES, proxyStreamWindow: WINDOW ?? 'frontDoorMuxerOptions()', phases: [...PHASES] } }
   if (PHASES.has('file') || PHASES.has('blocks')) {
     Object.assign(results, await fetchPhases())
   }
@@ -411,6 +430,14 @@ async function main () {
   }
   if (results.blocks != null) {
     rows.push([`${BLOCKS} × ${BLOCK_BYTES} B raw blocks, blocks/s`, fmt(results.blocks.direct, 0), fmt(results.blocks.proxy, 0), fmt(results.blocks.ratio, 2)])
+  }
+  // CPU seconds per fetch (medians): the direct path's two endpoints next to
+  // the proxy's own; on 2 cores the three processes of the proxy path compete
+  for (const [name, r] of [['file', results.file], ['blocks', results.blocks]]) {
+    if (r != null) {
+      const c = r.medianCpuSeconds
+      rows.push([`  CPU s per ${name} fetch (direct: both ends)`, fmt(c.directClient + c.directDownstream, 2), fmt(c.proxy, 2), `proxy alone × ${fmt(c.proxy / (c.directClient + c.directDownstream), 2)}`])
+    }
   }
   if (results.memory != null) {
     const d = results.memory.direct.memory.downstream

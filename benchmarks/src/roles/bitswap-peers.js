@@ -106,6 +106,11 @@ serveRole('bitswap-peers', async (config) => {
           const list = cids[i].map(c => CID.parse(c))
           peer.wanted = new Map(list.map(cid => [hex(cid.multihash.digest), false]))
           peer.received = 0
+          peer.duplicates = 0
+          peer.unwanted = 0
+          peer.dontHaves = 0
+          peer.wantsSeen = 0
+          peer.streams = 0
           const done = new Promise(resolve => {
             peer.onDone = resolve
             deadline.addEventListener('abort', resolve, { once: true })
