@@ -25,9 +25,13 @@
  *        [--peers N=200] [--wants N=100] [--peer-procs N=4] [--waves N=2]
  *        [--window MiB] (the proxy's yamux maxStreamWindowSize)
  *        [--phases file,blocks,memory] [--timeout s=420]
+ *        [--profile]  (V8 CPU profile of the proxy during its last fetch of
+ *                      each kind, into benchmarks/profiles/)
  */
 
+import { mkdirSync } from 'node:fs'
 import os from 'node:os'
+import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { cpuSeconds, killAllRoles, spawnRole } from './rpc.js'
 import { GiB, MB, MiB, fmt, median, percentile, round, table } from './stats.js'
@@ -52,12 +56,13 @@ const { values: opts } = parseArgs({
     phases: { type: 'string', default: 'file,blocks,memory' },
     timeout: { type: 'string', default: '420' },
     window: { type: 'string' },
+    profile: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false }
   }
 })
 
 if (opts.help) {
-  console.log('Usage: node src/bitswap.js [--json] [--file MiB=64] [--rounds N=5] [--blocks N=4096] [--block-bytes B=1024] [--concurrency N=256] [--peers N=200] [--wants N=100] [--peer-procs N=4] [--waves N=2] [--window MiB] [--phases file,blocks,memory] [--timeout s=420]')
+  console.log('Usage: node src/bitswap.js [--json] [--file MiB=64] [--rounds N=5] [--blocks N=4096] [--block-bytes B=1024] [--concurrency N=256] [--peers N=200] [--wants N=100] [--peer-procs N=4] [--waves N=2] [--window MiB] [--phases file,blocks,memory] [--timeout s=420] [--profile]')
   process.exit(0)
 }
 
@@ -131,6 +136,9 @@ async function stopAll (roles) {
 }
 
 const mib = (bytes) => bytes / MiB
+const PROFILE_DIR = fileURLToPath(new URL('../profiles/', import.meta.url))
+/** @type {string[]} */
+const profiles = []
 const PATHS = ['direct', 'proxy']
 
 /**
@@ -163,7 +171,7 @@ async function fetchPhases () {
    * One measured fetch by a fresh client process: connect, untimed warm-up
    * fetch of other content over the same path, marks, the timed fetch, marks
    */
-  const fetchOnce = async (kind, path) => {
+  const fetchOnce = async (kind, path, profile = false) => {
     const client = start('helia-client')
     try {
       await client.ready
@@ -176,9 +184,17 @@ async function fetchPhases () {
         : ['fetch-blocks', { cids: ds.blocks.cids.slice(0, WARMUP_BLOCKS), concurrency: CONCURRENCY, size: BLOCK_BYTES }, { cids: ds.blocks.cids.slice(WARMUP_BLOCKS), concurrency: CONCURRENCY, size: BLOCK_BYTES }]
       await client.call(cmd, warmArgs, 180_000)
       const statsBefore = await proxy.call('stats')
+      if (profile) {
+        await proxy.call('profile-start')
+      }
       const [c0, p0, d0] = await Promise.all([client.call('mark'), proxy.call('mark'), downstream.call('mark')])
       const result = await client.call(cmd, args, 180_000)
       const [c1, p1, d1] = await Promise.all([client.call('mark'), proxy.call('mark'), downstream.call('mark')])
+      if (profile) {
+        mkdirSync(PROFILE_DIR, { recursive: true })
+        const { file } = await proxy.call('profile-stop', { file: `${PROFILE_DIR}${machine.date.replace(/[:.]/g, '-')}-bitswap-proxy-${kind}.cpuprofile` })
+        profiles.push(file)
+      }
       const stats = statsDelta(statsBefore, await proxy.call('stats'))
       if (result.connectedTo.length !== 1 || result.connectedTo[0] !== targets[path].peerId) {
         throw new Error(`${path}: the client was connected to ${result.connectedTo.join(', ')}, not only to its target`)
@@ -205,32 +221,42 @@ async function fetchPhases () {
       const order = r % 2 === 0 ? PATHS : [...PATHS].reverse()
       const result = {}
       for (const path of order) {
-        result[path] = await fetchOnce(kind, path)
+        result[path] = await fetchOnce(kind, path, opts.profile && path === 'proxy' && r === ROUNDS - 1)
       }
       const d = result.direct
       const p = result.proxy
       const st = p.proxyStats
       // the proxy holds no block (bitswapForwarder's default: no cache), so
-      // every block of every fetch has to come from the downstream
-      if (st.cacheHits !== 0 || st.blocksReceived === 0) {
-        throw new Error(`round ${r + 1}: the proxy served ${st.cacheHits} blocks from a cache and fetched ${st.blocksReceived} from its downstream`)
+      // every block of every fetch has to come from the downstream: all the
+      // small blocks, or at least the file's leaves
+      const needed = kind === 'file' ? Math.ceil(FILE_BYTES / MiB) : BLOCKS
+      if (st.cacheHits !== 0 || st.blocksReceived < needed || st.blocksSent < needed) {
+        throw new Error(`round ${r + 1}: the proxy served ${st.cacheHits} blocks from a cache, fetched ${st.blocksReceived} from its downstream and sent ${st.blocksSent}, expected at least ${needed}`)
       }
-      rounds.push({ order: order.join(','), direct: d, proxy: p, ratio: p.rate / d.rate })
+      const cpuTotal = (x) => x.cpu.client + x.cpu.proxy + x.cpu.downstream
+      // both paths are CPU-bound on a small machine: if all three processes
+      // shared the cores perfectly, the proxy path could reach at best the
+      // direct path's total CPU over its own
+      const ceiling = cpuTotal(d) / cpuTotal(p)
+      rounds.push({ order: order.join(','), direct: d, proxy: p, ratio: p.rate / d.rate, cpuCeiling: ceiling, coresBusy: { direct: cpuTotal(d) / d.seconds, proxy: cpuTotal(p) / p.seconds } })
       say(`  round ${r + 1} (${order.join(' then ')}): direct ${fmt(d.rate, digits, 7)} ${unit}, proxy ${fmt(p.rate, digits, 7)} ${unit}, ratio ${fmt(p.rate / d.rate, 2)}; ` +
-        `cpu s: client ${fmt(d.cpu.client, 2)} / ${fmt(p.cpu.client, 2)}, downstream ${fmt(d.cpu.downstream, 2)} / ${fmt(p.cpu.downstream, 2)}, proxy ${fmt(p.cpu.proxy, 2)} (direct / proxy path); ` +
+        `cpu s: client ${fmt(d.cpu.client, 2)} / ${fmt(p.cpu.client, 2)}, downstream ${fmt(d.cpu.downstream, 2)} / ${fmt(p.cpu.downstream, 2)}, proxy ${fmt(p.cpu.proxy, 2)} (direct / proxy path), cores busy ${fmt(cpuTotal(d) / d.seconds, 1)} / ${fmt(cpuTotal(p) / p.seconds, 1)}; ` +
         `proxy: ${st.blocksReceived} blocks in, ${st.blocksSent} out, ${st.wantsReceived} wants in, ${st.wantsForwarded} out` +
         (st.duplicateBlocks + st.failovers + st.timeouts + st.dontHavesSent + st.cutOffs > 0 ? `, ${st.duplicateBlocks} duplicates, ${st.failovers} fail-overs, ${st.timeouts} timeouts, ${st.dontHavesSent} DONT_HAVEs, ${st.cutOffs} cut-offs` : ''))
     }
     const direct = median(rounds.map(r => r.direct.rate))
     const viaProxy = median(rounds.map(r => r.proxy.rate))
     const ratios = rounds.map(r => r.ratio)
+    const ceiling = median(rounds.map(r => r.cpuCeiling))
     say(`  median: direct ${fmt(direct, digits)} ${unit}, via proxy ${fmt(viaProxy, digits)} ${unit} → via proxy / direct = ${fmt(viaProxy / direct, 2)}${kind === 'file' ? ' (target >= 0.85)' : ''}` +
       ` (per-round ratios ${ratios.map(x => fmt(x, 2)).join(' ')})`)
+    say(`  CPU bound: all processes' CPU s per fetch, direct / via proxy = ${fmt(ceiling, 2)} (the ratio if both paths kept all ${os.availableParallelism()} cores busy)`)
     say('')
     return {
       direct: round(direct, digits),
       proxy: round(viaProxy, digits),
       ratio: round(viaProxy / direct, 3),
+      cpuCeiling: round(ceiling, 3),
       roundRatios: ratios.map(x => round(x, 3)),
       medianCpuSeconds: {
         directClient: round(median(rounds.map(r => r.direct.cpu.client)), 3),
@@ -357,6 +383,7 @@ async function memoryPhase (path) {
       memory[name] = {
         rss: { before: before[name].rss, connected: firstWave.idle[name].rss, peak: peakOf('rss'), after: firstWave.after[name].rss, afterLastWave: lastWave.after[name].rss, kernelMaxRss: lastWave.peak[name].maxRss },
         heapUsed: { before: before[name].heapUsed, connected: firstWave.idle[name].heapUsed, peak: peakOf('heapUsed'), after: firstWave.after[name].heapUsed, afterLastWave: lastWave.after[name].heapUsed },
+        heapTotal: { before: before[name].heapTotal, connected: firstWave.idle[name].heapTotal, after: firstWave.after[name].heapTotal, afterLastWave: lastWave.after[name].heapTotal },
         external: { before: before[name].external, peak: peakOf('external'), after: firstWave.after[name].external, afterLastWave: lastWave.after[name].external },
         arrayBuffers: { before: before[name].arrayBuffers, peak: peakOf('arrayBuffers'), after: firstWave.after[name].arrayBuffers, afterLastWave: lastWave.after[name].arrayBuffers },
         gcExposed: before[name].gcExposed
@@ -417,6 +444,14 @@ async function main () {
     results.memory = await memoryPhases()
   }
   machine.loadAvgAtEnd = os.loadavg().map(l => round(l, 2))
+  if (profiles.length > 0) {
+    results.profiles = profiles
+    say('CPU profiles of the proxy during its last fetch of each kind (summarise with: node src/profile-summary.js <file>):')
+    for (const file of profiles) {
+      say(`  ${file}`)
+    }
+    say('')
+  }
 
   if (opts.json) {
     console.log(JSON.stringify(results, null, 2))

@@ -29,6 +29,27 @@ import { serveRole } from '../rpc.js'
 
 const hex = (bytes) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')
 
+/**
+ * Counts a block a peer received: wanted (its sha2-256 is one the peer asked
+ * for), a duplicate, or unwanted
+ */
+function onBlock (peer, data) {
+  const key = createHash('sha256').update(data).digest('hex')
+  const got = peer.wanted.get(key)
+  if (got == null) {
+    peer.unwanted++
+  } else if (got) {
+    peer.duplicates++
+  } else {
+    peer.wanted.set(key, true)
+    peer.received++
+    if (peer.received === peer.wanted.size) {
+      peer.doneAt = performance.now()
+      peer.onDone?.()
+    }
+  }
+}
+
 serveRole('bitswap-peers', async (config) => {
   const peers = []
   for (let i = 0; i < config.count; i++) {
@@ -58,20 +79,7 @@ serveRole('bitswap-peers', async (config) => {
             peer.wantsSeen += message.wants
             peer.dontHaves += message.presences.filter(p => p.dontHave).length
             for (const data of message.blocks) {
-              const key = createHash('sha256').update(data).digest('hex')
-              const got = peer.wanted.get(key)
-              if (got == null) {
-                peer.unwanted++
-              } else if (got) {
-                peer.duplicates++
-              } else {
-                peer.wanted.set(key, true)
-                peer.received++
-                if (peer.received === peer.wanted.size) {
-                  peer.doneAt = performance.now()
-                  peer.onDone?.()
-                }
-              }
+              onBlock(peer, data)
             }
           }
         }
