@@ -1,4 +1,5 @@
 import { BaseBlockstore } from 'blockstore-core'
+import { concat } from 'uint8arrays/concat'
 import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
 import { NotFoundError } from './errors.ts'
 import type { AbortOptions } from '@libp2p/interface'
@@ -111,14 +112,5 @@ export async function readBlock (blockstore: Blockstore, cid: CID, options?: Abo
     }
     throw err
   }
-  if (chunks.length === 1) {
-    return chunks[0]
-  }
-  const out = new Uint8Array(length)
-  let offset = 0
-  for (const chunk of chunks) {
-    out.set(chunk, offset)
-    offset += chunk.byteLength
-  }
-  return out
+  return chunks.length === 1 ? chunks[0] : concat(chunks, length)
 }

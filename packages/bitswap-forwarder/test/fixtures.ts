@@ -1,6 +1,7 @@
 import { unixfs } from '@helia/unixfs'
 import { proxy } from '@kitsune/proxy'
-import { createTestHelia, createTestNode } from '@kitsune/test-support'
+import { addressOf, createTestHelia, createTestNode, FAST_POOL } from '@kitsune/test-support'
+import { concat } from 'uint8arrays/concat'
 import { bitswapForwarder } from '../src/index.ts'
 import type { BitswapForwarder, BitswapForwarderInit } from '../src/index.ts'
 import type { BalancingStrategy, Proxy, ProxyInit } from '@kitsune/proxy'
@@ -12,19 +13,7 @@ export type Multiaddr = ReturnType<Libp2p['getMultiaddrs']>[number]
 
 export type ProxyNode = Libp2p<BaseServices & { proxy: Proxy, bitswapForwarder: BitswapForwarder }>
 
-export const FAST_POOL = {
-  reconnectInitialDelay: 50,
-  reconnectMaxDelay: 500,
-  dialTimeout: 2_000
-}
-
-export function addressOf (node: Libp2p): Multiaddr {
-  const address = node.getMultiaddrs()[0]
-  if (address == null) {
-    throw new Error('node has no address')
-  }
-  return address
-}
+export { addressOf, FAST_POOL }
 
 export async function waitFor (condition: () => boolean | Promise<boolean>, timeout = 10_000, what = 'condition'): Promise<void> {
   const deadline = Date.now() + timeout
@@ -83,18 +72,10 @@ export async function addFile (helia: TestHelia, bytes: Uint8Array, options: { p
 
 export async function cat (helia: TestHelia, cid: CID, options: { signal?: AbortSignal } = {}): Promise<Uint8Array> {
   const chunks: Uint8Array[] = []
-  let length = 0
   for await (const chunk of unixfs(helia).cat(cid, { signal: options.signal ?? AbortSignal.timeout(60_000) })) {
     chunks.push(chunk)
-    length += chunk.byteLength
   }
-  const out = new Uint8Array(length)
-  let offset = 0
-  for (const chunk of chunks) {
-    out.set(chunk, offset)
-    offset += chunk.byteLength
-  }
-  return out
+  return concat(chunks)
 }
 
 /**

@@ -1,4 +1,4 @@
-import { createTestNode, ECHO_PROTOCOL, handleEcho, readAll as drain } from '@kitsune/test-support'
+import { addressOf, createTestNode, ECHO_PROTOCOL, FAST_POOL, handleEcho, readAll as drain } from '@kitsune/test-support'
 import { proxy } from '../src/index.ts'
 import type { BalancingStrategy, Proxy, ProxyInit, RouteInit } from '../src/index.ts'
 import type { BaseServices } from '@kitsune/test-support'
@@ -13,19 +13,7 @@ export interface Cluster {
   stop(): Promise<void>
 }
 
-export const FAST_POOL = {
-  reconnectInitialDelay: 50,
-  reconnectMaxDelay: 500,
-  dialTimeout: 2_000
-}
-
-export function addressOf (node: Libp2p): Multiaddr {
-  const address = node.getMultiaddrs()[0]
-  if (address == null) {
-    throw new Error('node has no address')
-  }
-  return address
-}
+export { addressOf, FAST_POOL }
 
 /**
  * Starts `count` echo downstreams and a proxy in front of them that routes the

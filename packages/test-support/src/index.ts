@@ -18,10 +18,12 @@ import { MemoryBlockstore } from 'blockstore-core'
 import { MemoryDatastore } from 'datastore-core'
 import { createHeliaLight } from 'helia'
 import { createLibp2p } from 'libp2p'
+import { concat } from 'uint8arrays/concat'
 import type { HeliaWithLibp2p } from '@helia/libp2p'
 import type { Identify } from '@libp2p/identify'
 import type { Libp2p, PrivateKey, ServiceMap, Stream } from '@libp2p/interface'
 import type { Ping } from '@libp2p/ping'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Libp2pOptions, ServiceFactoryMap } from 'libp2p'
 
 export const ECHO_PROTOCOL = '/kitsune-test/echo/1.0.0'
@@ -137,19 +139,30 @@ export async function sendAll (stream: Stream, data: Uint8Array, chunkSize = 64 
  */
 export async function readAll (stream: Stream): Promise<Uint8Array> {
   const chunks: Uint8Array[] = []
-  let length = 0
   for await (const chunk of stream) {
-    const bytes = chunk instanceof Uint8Array ? chunk : chunk.subarray()
-    chunks.push(bytes)
-    length += bytes.byteLength
+    chunks.push(chunk instanceof Uint8Array ? chunk : chunk.subarray())
   }
-  const out = new Uint8Array(length)
-  let offset = 0
-  for (const c of chunks) {
-    out.set(c, offset)
-    offset += c.byteLength
+  return concat(chunks)
+}
+
+/**
+ * The first listen address of a node, with its `/p2p/<id>`
+ */
+export function addressOf (node: Libp2p): Multiaddr {
+  const address = node.getMultiaddrs()[0]
+  if (address == null) {
+    throw new Error('node has no address')
   }
-  return out
+  return address
+}
+
+/**
+ * Downstream pool timings that let tests see reconnects in milliseconds
+ */
+export const FAST_POOL = {
+  reconnectInitialDelay: 50,
+  reconnectMaxDelay: 500,
+  dialTimeout: 2_000
 }
 
 /**
