@@ -204,3 +204,19 @@ export const WINDOW_TIMEOUT = 60_000
  * @default 262144
  */
 export const INITIAL_BLOCK_SIZE_ESTIMATE = 256 * 1024
+
+/**
+ * ms `probe()` waits for upstream peers to answer a want-have
+ *
+ * @default 5000
+ */
+export const PROBE_TIMEOUT = 5_000
+
+/**
+ * Downstream wants dropped by the one-way rule that are remembered per
+ * downstream (the newest), so that a preload window opened later can pass
+ * those it covers: a downstream does not repeat a want it has sent
+ *
+ * @default 1024
+ */
+export const DROPPED_WANTS_PER_DOWNSTREAM = 1024

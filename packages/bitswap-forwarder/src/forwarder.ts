@@ -14,7 +14,7 @@ import { Window } from './preload-window.ts'
 import { BlockVerifier } from './verifier.ts'
 import { WantRouter } from './want-router.ts'
 import type { BitswapVersion, DecodedMessage, Want } from './codec.ts'
-import type { BitswapForwarderComponents, BitswapForwarderInit, BitswapForwarderStats, BitswapForwarder as BitswapForwarderInterface, LedgerWant } from './index.ts'
+import type { BitswapForwarderComponents, BitswapForwarderInit, BitswapForwarderStats, BitswapForwarder as BitswapForwarderInterface, LedgerWant, ProbeOptions } from './index.ts'
 import type { SentSummary } from './message-queue.ts'
 import type { Counters } from './metrics.ts'
 import type { Options } from './options.ts'
@@ -58,6 +58,9 @@ export class BitswapForwarder implements BitswapForwarderInterface, Startable {
   private readonly versions = new Map<string, BitswapVersion>()
   private readonly cutOffUntil = new Map<string, number>()
   private readonly openWindows = new Set<Window>()
+  private readonly probes = new Map<string, Set<Probe>>()
+  /** Downstream wants dropped by the one-way rule, newest last, per downstream */
+  private readonly droppedWants = new Map<string, Map<string, Want>>()
   private readonly pumpSoon = new Set<PeerLedger>()
   /** Ledgers whose want-blocks wait for the global budget */
   private readonly starved = new Set<PeerLedger>()
@@ -96,6 +99,9 @@ export class BitswapForwarder implements BitswapForwarderInterface, Startable {
       cacheMisses: 0,
       downstreamWantsDropped: 0,
       windowWantsPassed: 0,
+      windowBlocksPassed: 0,
+      windowBlocksRefused: 0,
+      probes: 0,
       refusedWants: 0,
       malformedMessages: 0,
       refusedStreams: 0,
@@ -204,8 +210,14 @@ export class BitswapForwarder implements BitswapForwarderInterface, Startable {
     this.proxy?.pool.removeEventListener('downstream:up', this.onDownstreamUp)
     this.proxy?.pool.removeEventListener('downstream:down', this.onDownstreamDown)
     for (const window of [...this.openWindows]) {
-      window.close()
+      window.close('stopped')
     }
+    for (const probes of this.probes.values()) {
+      for (const probe of probes) {
+        probe.finish()
+      }
+    }
+    this.droppedWants.clear()
     for (const queue of this.queues.values()) {
       queue.abort(new Error('The Bitswap forwarder is stopping'))
     }
@@ -234,11 +246,59 @@ export class BitswapForwarder implements BitswapForwarderInterface, Startable {
     const window = new Window(++this.windowIds, init, this.options.windowTimeout, (closed) => { this.windowClosed(closed) })
     this.openWindows.add(window)
     this.log('preload window %d opened for %s, %d upstream peers', window.id, init.root?.toString() ?? 'any CID', window.upstreams.length)
+    this.replayDroppedWants(window)
     return window
   }
 
   windows (): PreloadWindow[] {
     return [...this.openWindows]
+  }
+
+  async probe (cid: CID, peers: PeerId[], options: ProbeOptions = {}): Promise<PeerId[]> {
+    const key = keyOf(cid)
+    const asked = peers.filter(peer =>
+      this.proxy?.pool.isDownstream(peer) !== true &&
+      this.components.connectionManager.getConnections(peer).length > 0
+    )
+    if (!this.started || asked.length === 0) {
+      return []
+    }
+
+    const probe = new Probe(asked)
+    let probes = this.probes.get(key)
+    if (probes == null) {
+      probes = new Set()
+      this.probes.set(key, probes)
+    }
+    probes.add(probe)
+    this.counters.probes++
+
+    for (const peer of asked) {
+      this.queueFor(peer)?.want(key, cid, { wantType: 'have', priority: 1, sendDontHave: true })
+    }
+
+    const timer = setTimeout(() => { probe.finish() }, options.timeout ?? C.PROBE_TIMEOUT)
+    const onAbort = (): void => { probe.finish() }
+    options.signal?.addEventListener('abort', onAbort, { once: true })
+    try {
+      await probe.done
+    } finally {
+      clearTimeout(timer)
+      options.signal?.removeEventListener('abort', onAbort)
+      probes.delete(probe)
+      if (probes.size === 0) {
+        this.probes.delete(key)
+      }
+      // the want-have leaves the peers' ledgers, unless a preload window
+      // has since asked them for the same block
+      if (!this.reverse.has(key)) {
+        for (const peer of asked) {
+          this.queues.get(peer.toString())?.cancel(key, cid)
+        }
+      }
+    }
+    options.signal?.throwIfAborted()
+    return probe.haves
   }
 
   ledger (peer: PeerId): LedgerWant[] {
@@ -435,12 +495,21 @@ export class BitswapForwarder implements BitswapForwarderInterface, Startable {
         this.badBlock(peer, downstream, router, block.prefix, cid.message)
         continue
       }
-      const result = router.receivedBlock(peer, keyOf(cid), block.data)
+      const key = keyOf(cid)
+      const probed = !downstream && this.answerProbes(peer, key, true)
+      if (!downstream && !this.admitThroughWindows(peer, key, cid, block.data)) {
+        continue
+      }
+      const result = router.receivedBlock(peer, key, block.data)
+      if (result === 'unwanted' && probed) {
+        continue
+      }
       if (result === 'delivered') {
-        this.counters.blocksReceived++
-        this.counters.blockBytesReceived += block.data.byteLength
         this.blockSizeEstimate = Math.round(this.blockSizeEstimate * 0.9 + block.data.byteLength * 0.1)
+        // blocks from upstream peers are counted as window blocks
         if (downstream) {
+          this.counters.blocksReceived++
+          this.counters.blockBytesReceived += block.data.byteLength
           this.downstreamCounters(peer).blocksReceived++
           this.proxy?.pool.reportSuccess(peer)
         }
@@ -457,8 +526,53 @@ export class BitswapForwarder implements BitswapForwarderInterface, Startable {
     }
 
     for (const presence of message.presences) {
+      if (!downstream) {
+        this.answerProbes(peer, presence.key, presence.type === 'have')
+      }
       router.receivedPresence(peer, presence.key, presence.type)
     }
+  }
+
+  /**
+   * An upstream peer answered a want-have of `probe()` (a block counts as
+   * HAVE). Returns whether any probe was waiting for it.
+   */
+  private answerProbes (peer: PeerId, key: string, have: boolean): boolean {
+    const probes = this.probes.get(key)
+    if (probes == null) {
+      return false
+    }
+    let answered = false
+    for (const probe of probes) {
+      answered = probe.answer(peer, have) || answered
+    }
+    return answered
+  }
+
+  /**
+   * A block from an upstream peer that a preload window asked for counts
+   * against the window's budgets (only while a downstream still waits for
+   * it, so copies from several upstream peers count once). Returns false
+   * when a budget refuses it: the block is dropped and the window closes.
+   */
+  private admitThroughWindows (peer: PeerId, key: string, cid: CID, data: Uint8Array): boolean {
+    if (this.openWindows.size === 0 || !this.reverse.has(key)) {
+      return true
+    }
+    const windows = [...this.openWindows].filter(window => window.expects(peer, cid))
+    if (windows.length === 0) {
+      return true
+    }
+    let admitted = false
+    for (const window of windows) {
+      admitted = window.admit(cid, data) || admitted
+    }
+    if (admitted) {
+      this.counters.windowBlocksPassed++
+    } else {
+      this.counters.windowBlocksRefused++
+    }
+    return admitted
   }
 
   /**
@@ -783,16 +897,24 @@ export class BitswapForwarder implements BitswapForwarderInterface, Startable {
    */
   private downstreamWants (peer: PeerId, message: DecodedMessage): void {
     const passed: Want[] = []
+    const dropped = this.droppedWantsOf(peer, message.full)
     for (const want of message.wants) {
       if (want.cancel) {
+        dropped.delete(want.key)
         passed.push(want)
         continue
       }
       const windows = [...this.openWindows].filter(window => window.covers(peer, want.cid))
       if (windows.length === 0) {
         this.counters.downstreamWantsDropped++
+        dropped.delete(want.key)
+        dropped.set(want.key, want)
+        if (dropped.size > this.options.droppedWantsPerDownstream) {
+          dropped.delete(dropped.keys().next().value as string)
+        }
         continue
       }
+      dropped.delete(want.key)
       for (const window of windows) {
         window.wantsPassed++
       }
@@ -807,6 +929,40 @@ export class BitswapForwarder implements BitswapForwarderInterface, Startable {
       return
     }
     this.applyWants(this.ledgerFor(this.downstreamLedgers, peer, 'downstream'), { full: message.full, wants: passed }, this.reverse)
+  }
+
+  private droppedWantsOf (peer: PeerId, full: boolean): Map<string, Want> {
+    const peerKey = peer.toString()
+    let dropped = this.droppedWants.get(peerKey)
+    if (dropped == null || full) {
+      dropped = new Map()
+      this.droppedWants.set(peerKey, dropped)
+    }
+    return dropped
+  }
+
+  /**
+   * Passes the dropped downstream wants that a new window covers: they were
+   * sent before the window opened, and a downstream does not send them again
+   */
+  private replayDroppedWants (window: Window): void {
+    for (const [peerKey, dropped] of this.droppedWants) {
+      const downstream = this.proxy?.pool.healthy().find(d => d.peerId.toString() === peerKey)?.peerId
+      if (downstream == null) {
+        continue
+      }
+      const covered = [...dropped.values()].filter(want => window.covers(downstream, want.cid))
+      if (covered.length === 0) {
+        continue
+      }
+      for (const want of covered) {
+        dropped.delete(want.key)
+      }
+      window.wantsPassed += covered.length
+      this.counters.windowWantsPassed += covered.length
+      this.log('preload window %d passes %d earlier wants of %p', window.id, covered.length, downstream)
+      this.applyWants(this.ledgerFor(this.downstreamLedgers, downstream, 'downstream'), { full: false, wants: covered }, this.reverse)
+    }
   }
 
   private windowClosed (window: Window): void {
@@ -900,6 +1056,7 @@ export class BitswapForwarder implements BitswapForwarderInterface, Startable {
     const peerKey = peer.toString()
     this.dropLedger(this.upstreamLedgers, peerKey, this.forward)
     this.dropLedger(this.downstreamLedgers, peerKey, this.reverse)
+    this.droppedWants.delete(peerKey)
     this.forward.providerGone(peerKey)
     this.reverse.providerGone(peerKey)
     this.queues.get(peerKey)?.abort(new Error('Peer disconnected'))
@@ -926,5 +1083,38 @@ export class BitswapForwarder implements BitswapForwarderInterface, Startable {
       this.perDownstream.set(key, counters)
     }
     return counters
+  }
+}
+
+/**
+ * One `probe()`: the peers asked, and those that said HAVE
+ */
+class Probe {
+  readonly haves: PeerId[] = []
+  readonly done: Promise<void>
+  private readonly waiting: Set<string>
+  private resolve!: () => void
+
+  constructor (asked: PeerId[]) {
+    this.waiting = new Set(asked.map(peer => peer.toString()))
+    this.done = new Promise(resolve => { this.resolve = resolve })
+  }
+
+  answer (peer: PeerId, have: boolean): boolean {
+    if (!this.waiting.delete(peer.toString())) {
+      return false
+    }
+    if (have) {
+      this.haves.push(peer)
+    }
+    if (this.waiting.size === 0) {
+      this.resolve()
+    }
+    return true
+  }
+
+  finish (): void {
+    this.waiting.clear()
+    this.resolve()
   }
 }

@@ -68,6 +68,7 @@ import type { BalancingStrategy, StrategyFactory } from '@kitsune/proxy'
 import type { ComponentLogger, Libp2pEvents, Metrics, PeerId, TypedEventTarget } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import type { Blockstore } from 'interface-blockstore'
+import type { CID } from 'multiformats/cid'
 import type { MultihashHasher } from 'multiformats/hashes/interface'
 
 export interface BitswapForwarderInit {
@@ -217,6 +218,14 @@ export interface BitswapForwarderInit {
    * @default 8192
    */
   recentKeys?: number
+  /**
+   * Dropped downstream wants remembered per downstream (the newest), so that
+   * a preload window opened later passes those it covers: a downstream does
+   * not repeat a want it has already sent
+   *
+   * @default 1024
+   */
+  droppedWantsPerDownstream?: number
 }
 
 export interface BitswapForwarderComponents {
@@ -269,6 +278,12 @@ export interface BitswapForwarderStats {
   downstreamWantsDropped: number
   /** Downstream wants passed to upstream peers inside preload windows */
   windowWantsPassed: number
+  /** Blocks from upstream peers passed to downstreams inside preload windows */
+  windowBlocksPassed: number
+  /** Blocks from upstream peers dropped because a window's budget was spent */
+  windowBlocksRefused: number
+  /** `probe()` calls */
+  probes: number
   /** New wants refused because `maxTrackedWants` was reached */
   refusedWants: number
   /** Wants that failed over to another downstream */
@@ -291,6 +306,16 @@ export interface LedgerWant {
   sendDontHave: boolean
 }
 
+export interface ProbeOptions {
+  /**
+   * ms to wait for answers
+   *
+   * @default 5000
+   */
+  timeout?: number
+  signal?: AbortSignal
+}
+
 export interface BitswapForwarder {
   /** The protocol ids the forwarder handles */
   readonly protocols: string[]
@@ -301,6 +326,13 @@ export interface BitswapForwarder {
   openWindow(init: PreloadWindowInit): PreloadWindow
   /** The windows open now */
   windows(): PreloadWindow[]
+  /**
+   * Asks upstream peers whether they hold a block (a want-have with
+   * send-dont-have, cancelled afterwards) and resolves with those that said
+   * HAVE or sent the block, once all have answered or `timeout` has passed.
+   * Downstreams and peers not connected are not asked.
+   */
+  probe(cid: CID, peers: PeerId[], options?: ProbeOptions): Promise<PeerId[]>
   /** What an upstream peer wants from the forwarder now */
   ledger(peer: PeerId): LedgerWant[]
   stats(): BitswapForwarderStats
@@ -316,5 +348,5 @@ export function bitswapForwarder (init: BitswapForwarderInit = {}): (components:
 
 export { BITSWAP_100, BITSWAP_110, BITSWAP_120, BITSWAP_LEGACY, BITSWAP_PROTOCOLS } from './constants.ts'
 export { LruBlockCache } from './block-cache.ts'
-export type { PreloadWindow, PreloadWindowInit } from './preload-window.ts'
+export type { PreloadWindow, PreloadWindowInit, WindowCloseReason } from './preload-window.ts'
 export * from './errors.ts'

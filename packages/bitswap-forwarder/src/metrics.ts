@@ -28,8 +28,8 @@ export function registerMetrics (metrics: Metrics | undefined, sources: MetricSo
   const c = sources.counters
   metrics.registerCounterGroup('kitsune_bitswap_wants_total', {
     label: 'direction',
-    help: 'Want entries received from upstream peers (in) and sent to downstreams (out)',
-    calculate: () => ({ in: c.wantsReceived, out: c.wantsForwarded, coalesced: sources.forward().coalesced })
+    help: 'Want entries received from upstream peers (in), sent to downstreams (out), joined to a pending one (coalesced), passed from downstreams through preload windows (window), and probe() want-haves (probe)',
+    calculate: () => ({ in: c.wantsReceived, out: c.wantsForwarded, coalesced: sources.forward().coalesced, window: c.windowWantsPassed, probe: c.probes })
   })
   metrics.registerCounterGroup('kitsune_bitswap_cancels_total', {
     label: 'direction',
@@ -38,8 +38,8 @@ export function registerMetrics (metrics: Metrics | undefined, sources: MetricSo
   })
   metrics.registerCounterGroup('kitsune_bitswap_blocks_total', {
     label: 'direction',
-    help: 'Blocks received from downstreams (in) and sent to upstream peers (out)',
-    calculate: () => ({ in: c.blocksReceived, out: c.blocksSent, bad: c.badBlocks, duplicate: c.duplicateBlocks, unwanted: c.unwantedBlocks })
+    help: 'Blocks received from downstreams (in), sent to upstream peers (out), and passed from upstream peers to downstreams through preload windows (window)',
+    calculate: () => ({ in: c.blocksReceived, out: c.blocksSent, bad: c.badBlocks, duplicate: c.duplicateBlocks, unwanted: c.unwantedBlocks, window: c.windowBlocksPassed })
   })
   metrics.registerCounterGroup('kitsune_bitswap_block_bytes_total', {
     label: 'direction',
@@ -61,6 +61,7 @@ export function registerMetrics (metrics: Metrics | undefined, sources: MetricSo
     help: 'Input refused, by reason',
     calculate: () => ({
       downstream_want: c.downstreamWantsDropped,
+      window_budget: c.windowBlocksRefused,
       tracked_wants: c.refusedWants,
       malformed: c.malformedMessages,
       stream: c.refusedStreams,

@@ -25,6 +25,7 @@ export interface Options {
   cutOffTime: number
   windowTimeout: number
   recentKeys: number
+  droppedWantsPerDownstream: number
 }
 
 export function positive (name: string, value: number | undefined, fallback: number): number {
@@ -55,7 +56,8 @@ export function validate (init: BitswapForwarderInit): Options {
     sendTimeout: positive('sendTimeout', init.sendTimeout, C.SEND_TIMEOUT),
     cutOffTime: init.cutOffTime ?? C.CUT_OFF_TIME,
     windowTimeout: positive('windowTimeout', init.windowTimeout, C.WINDOW_TIMEOUT),
-    recentKeys: positive('recentKeys', init.recentKeys, C.RECENT_KEYS)
+    recentKeys: positive('recentKeys', init.recentKeys, C.RECENT_KEYS),
+    droppedWantsPerDownstream: positive('droppedWantsPerDownstream', init.droppedWantsPerDownstream, C.DROPPED_WANTS_PER_DOWNSTREAM)
   }
   // a block, its prefix and the message framing must fit in one message
   if (options.maxBlockSize + 64 > options.maxMessageSize) {
