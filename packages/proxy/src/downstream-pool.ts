@@ -26,6 +26,8 @@ export interface Downstream {
   readonly openStreams: number
   /** Latest ping round trip in ms, measured by libp2p's connection monitor */
   readonly rtt?: number
+  /** Its Kubo RPC API, when it was configured by one (`downstreamApis`) */
+  readonly api?: URL
 }
 
 /**
@@ -42,6 +44,8 @@ export interface DownstreamInfo {
   rtt?: number
   /** Why it is down, when it is */
   lastError?: string
+  /** Its Kubo RPC API base URL, when it was configured by one */
+  api?: string
 }
 
 export interface DownstreamPoolEvents {
@@ -116,7 +120,8 @@ class DownstreamEntry implements Downstream {
       status: this.status,
       openStreams: this.openStreams,
       rtt: this.rtt,
-      lastError: this.status === 'down' ? this.lastError : undefined
+      lastError: this.status === 'down' ? this.lastError : undefined,
+      api: this.api?.href
     }
   }
 }

@@ -190,16 +190,25 @@ export function patternBytes (length: number, seed = 1): Uint8Array {
 
 export type TestHelia = HeliaWithLibp2p<BaseServices>
 
+export interface TestHeliaOptions<H extends TestHelia = TestHelia> extends TestNodeOptions {
+  /**
+   * Adds Helia mixins (`withX(helia, …)`) before the node starts, e.g.
+   * `helia => withPreload(helia, { listen: '/ip4/127.0.0.1/tcp/0' })`
+   */
+  extend?(helia: TestHelia): H
+}
+
 /**
  * A stock Helia node (unmodified `@helia/bitswap`) with in-memory stores and
  * the loopback libp2p config above. It routes nothing: blocks come only from
  * peers it is connected to.
  */
-export async function createTestHelia (options: TestNodeOptions = {}): Promise<TestHelia> {
+export async function createTestHelia <H extends TestHelia = TestHelia> (options: TestHeliaOptions<H> = {}): Promise<H> {
   const helia = withBitswap(withLibp2pLight(createHeliaLight({
     blockstore: new MemoryBlockstore(),
     datastore: new MemoryDatastore()
-  }), loopbackConfig(options)))
-  await helia.start()
-  return helia as unknown as TestHelia
+  }), loopbackConfig(options))) as unknown as TestHelia
+  const extended = options.extend?.(helia) ?? helia
+  await extended.start()
+  return extended as H
 }
