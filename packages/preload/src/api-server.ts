@@ -1,0 +1,570 @@
+import { once } from 'node:events'
+import { createServer } from 'node:http'
+import { apiUrl } from '@kitsune/proxy'
+import proxyAddr from 'proxy-addr'
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible'
+import { API_PREFIX, CORS, ERR_NORMAL, EXPOSED_HEADERS, LISTEN, MAX_ARGS, MAX_BODY_SIZE, MAX_CONCURRENT_REQUESTS, MAX_CONCURRENT_REQUESTS_PER_ADDRESS, MAX_QUERY_SIZE, RATE_LIMIT, RATE_LIMIT_INTERVAL, REQUEST_TIMEOUT, STOP_GRACE } from './constants.ts'
+import { ApiError, BodyTooLargeError, InvalidOptionError, InvalidRequestError, QueryTooLargeError, RequestTimeoutError, TooManyRequestsError } from './errors.ts'
+import { parseRefsRequest } from './refs-request.ts'
+import type { PreloadApi, PreloadApiInit, PreloadStats } from './index.ts'
+import type { RefsRequest } from './refs-request.ts'
+import type { ComponentLogger, Logger, Metrics } from '@libp2p/interface'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+
+export type { RefsRequest } from './refs-request.ts'
+
+/**
+ * One line of a `refs` answer, as Kubo writes it: a ref, or an error
+ */
+export interface RefLine {
+  Ref: string
+  Err: string
+}
+
+/**
+ * What answers the API's commands: the Helia node in standalone mode, the
+ * proxy in preload mode
+ */
+export interface PreloadBackend {
+  /**
+   * The lines of a refs request, yielded as they are reached. A line with
+   * `Err` set is written as it is (the request goes on). Throwing ends the
+   * request: before the first line it is answered `500` with Kubo's JSON
+   * error, after it with an `Err` line and the `X-Stream-Error` trailer. The
+   * signal aborts when the client goes away, `requestTimeout` passes or the
+   * server stops.
+   */
+  refs(request: RefsRequest, options: { signal: AbortSignal }): AsyncIterable<RefLine>
+  /**
+   * The answer of `POST /api/v0/id` (Kubo's shape); without it the command
+   * is answered 404, as Kubo answers commands it does not have
+   */
+  id?(options: { signal: AbortSignal }): Promise<Record<string, unknown>> | Record<string, unknown>
+}
+
+export interface PreloadApiServerComponents {
+  logger: ComponentLogger
+  metrics?: Metrics
+}
+
+/**
+ * Extra options of the server that are not part of the public init
+ */
+export interface PreloadApiServerOptions {
+  /** The logger component name */
+  logName?: string
+}
+
+/**
+ * Go's `encoding/json` escapes these for HTML safety; Kubo's lines carry them
+ * escaped (`-\u003e` in edges)
+ */
+function goJson (value: unknown): string {
+  return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, c => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+}
+
+/**
+ * Header values may hold only visible ASCII and spaces
+ */
+function headerSafe (value: string): string {
+  return value.replace(/[^\x20-\x7e]+/g, ' ').slice(0, 1024)
+}
+
+/**
+ * `::ffff:127.0.0.1` → `127.0.0.1`
+ */
+export function normaliseAddress (address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)
+  return mapped != null ? mapped[1] : address
+}
+
+/**
+ * The Kubo-compatible HTTP API both modes share: `POST /api/v0/refs`
+ * streamed from a backend, `POST /api/v0/id`, CORS, and the abuse limits
+ */
+export class PreloadApiServer implements PreloadApi {
+  private readonly backend: PreloadBackend
+  private readonly log: Logger
+  private readonly listen: URL
+  private readonly cors: '*' | string[] | false
+  private readonly trust?: (address: string, index: number) => boolean
+  private readonly limiter: RateLimiterMemory
+  private readonly rateLimit: number
+  private readonly rateLimitInterval: number
+  private readonly maxConcurrentRequests: number
+  private readonly maxConcurrentRequestsPerAddress: number
+  private readonly activeByAddress = new Map<string, number>()
+  private readonly maxBodySize: number
+  private readonly maxQuerySize: number
+  private readonly maxArgs: number
+  private readonly requestTimeout: number
+  private server?: Server
+  private bound?: URL
+  private shutdown = new AbortController()
+  private readonly counters: PreloadStats = { requests: 0, rejected: {}, active: 0, refs: 0, failed: 0 }
+
+  constructor (backend: PreloadBackend, init: PreloadApiInit = {}, components: PreloadApiServerComponents, options: PreloadApiServerOptions = {}) {
+    this.backend = backend
+    this.log = components.logger.forComponent(options.logName ?? 'kitsune:preload:api')
+    try {
+      this.listen = apiUrl(init.listen ?? LISTEN)
+    } catch (err: any) {
+      throw new InvalidOptionError(`listen: ${err.message}`)
+    }
+    if (this.listen.protocol !== 'http:') {
+      throw new InvalidOptionError(`listen: only http is served, not ${this.listen.protocol}`)
+    }
+    this.cors = init.cors ?? CORS
+    if (init.trustedProxies != null && init.trustedProxies.length > 0) {
+      try {
+        this.trust = proxyAddr.compile(init.trustedProxies)
+      } catch (err: any) {
+        throw new InvalidOptionError(`trustedProxies: ${err.message}`)
+      }
+    }
+    this.rateLimit = positive('rateLimit', init.rateLimit ?? RATE_LIMIT)
+    this.rateLimitInterval = positive('rateLimitInterval', init.rateLimitInterval ?? RATE_LIMIT_INTERVAL)
+    this.maxConcurrentRequests = positive('maxConcurrentRequests', init.maxConcurrentRequests ?? MAX_CONCURRENT_REQUESTS)
+    this.maxConcurrentRequestsPerAddress = positive('maxConcurrentRequestsPerAddress', init.maxConcurrentRequestsPerAddress ?? MAX_CONCURRENT_REQUESTS_PER_ADDRESS)
+    this.maxBodySize = nonNegative('maxBodySize', init.maxBodySize ?? MAX_BODY_SIZE)
+    this.maxQuerySize = positive('maxQuerySize', init.maxQuerySize ?? MAX_QUERY_SIZE)
+    this.maxArgs = positive('maxArgs', init.maxArgs ?? MAX_ARGS)
+    this.requestTimeout = positive('requestTimeout', init.requestTimeout ?? REQUEST_TIMEOUT)
+    this.limiter = new RateLimiterMemory({ points: this.rateLimit, duration: this.rateLimitInterval / 1000 })
+
+    this.registerMetrics(components.metrics)
+  }
+
+  /** The bound base URL, e.g. `http://127.0.0.1:5001`; unset while stopped */
+  get url (): URL | undefined {
+    return this.bound
+  }
+
+  stats (): PreloadStats {
+    return { ...this.counters, rejected: { ...this.counters.rejected } }
+  }
+
+  isStarted (): boolean {
+    return this.server != null
+  }
+
+  async start (): Promise<void> {
+    if (this.server != null) {
+      return
+    }
+    this.shutdown = new AbortController()
+    const server = createServer((req, res) => {
+      this.handle(req, res).catch(err => {
+        this.log.error('unexpected error answering %s %s - %e', req.method, req.url, err)
+        res.destroy()
+      })
+    })
+    server.on('clientError', (err, socket) => {
+      this.log.trace('bad HTTP from a client - %e', err)
+      socket.destroy()
+    })
+    const host = this.listen.hostname.replace(/^\[|\]$/g, '')
+    server.listen({ host, port: Number(this.listen.port === '' ? 80 : this.listen.port) })
+    await Promise.race([
+      once(server, 'listening'),
+      once(server, 'error').then(([err]) => { throw err })
+    ])
+    const address = server.address() as AddressInfo
+    this.server = server
+    this.bound = new URL(`http://${host.includes(':') ? `[${host}]` : host}:${address.port}`)
+    this.log('listening on %s', this.bound.href)
+  }
+
+  async stop (): Promise<void> {
+    const server = this.server
+    if (server == null) {
+      return
+    }
+    this.server = undefined
+    this.bound = undefined
+    // active refs requests end with an error line
+    this.shutdown.abort(new Error('the preload API is stopping'))
+    const closed = new Promise<void>(resolve => server.close(() => { resolve() }))
+    server.closeIdleConnections()
+    const deadline = Date.now() + STOP_GRACE
+    while (this.counters.active > 0 && Date.now() < deadline) {
+      await new Promise(resolve => setTimeout(resolve, 10))
+    }
+    server.closeAllConnections()
+    await closed
+    this.log('stopped')
+  }
+
+  private registerMetrics (metrics?: Metrics): void {
+    metrics?.registerCounter('kitsune_preload_requests_total', {
+      help: 'Refs requests answered 200',
+      calculate: () => this.counters.requests
+    })
+    metrics?.registerCounterGroup('kitsune_preload_rejected_total', {
+      label: 'status',
+      help: 'Requests answered with an error status, by status',
+      calculate: () => ({ ...this.counters.rejected })
+    })
+    metrics?.registerMetric('kitsune_preload_active_requests', {
+      help: 'Refs requests being served now',
+      calculate: () => this.counters.active
+    })
+    metrics?.registerCounter('kitsune_preload_refs_total', {
+      help: 'Refs lines written',
+      calculate: () => this.counters.refs
+    })
+    metrics?.registerCounter('kitsune_preload_failed_total', {
+      help: 'Refs requests that ended with an error line',
+      calculate: () => this.counters.failed
+    })
+  }
+
+  private async handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const target = req.url ?? '/'
+    this.setCorsHeaders(req, res)
+
+    if (Buffer.byteLength(target) > this.maxQuerySize) {
+      this.sendError(req, res, new QueryTooLargeError(`the request target is ${Buffer.byteLength(target)} bytes, at most ${this.maxQuerySize} are accepted`))
+      return
+    }
+
+    let url: URL
+    try {
+      url = new URL(target, 'http://localhost')
+    } catch {
+      this.sendError(req, res, new InvalidRequestError('invalid request target'))
+      return
+    }
+
+    if (!url.pathname.startsWith(API_PREFIX)) {
+      this.sendText(req, res, 404, '404 page not found')
+      return
+    }
+
+    switch (req.method) {
+      case 'OPTIONS':
+        this.answerOptions(req, res)
+        return
+      case 'POST':
+        break
+      default:
+        res.setHeader('Allow', 'OPTIONS, POST')
+        this.sendText(req, res, 405, '405 - Method Not Allowed')
+        return
+    }
+
+    if (!this.originAllowed(req)) {
+      this.sendText(req, res, 403, '403 - Forbidden')
+      return
+    }
+
+    const command = url.pathname.slice(API_PREFIX.length)
+    if (command === 'refs') {
+      await this.refs(req, res, url)
+    } else if (command === 'id' && this.backend.id != null) {
+      await this.id(req, res)
+    } else {
+      this.sendText(req, res, 404, '404 page not found')
+    }
+  }
+
+  /**
+   * Whether an address is one of `trustedProxies`
+   */
+  trustsProxy (address: string): boolean {
+    return this.trust?.(normaliseAddress(address), 0) ?? false
+  }
+
+  private async refs (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const clientAddress = this.clientAddress(req)
+    const proxied = clientAddress !== normaliseAddress(req.socket.remoteAddress ?? '')
+    let request: RefsRequest
+    try {
+      await this.consumeRateLimit(clientAddress, res)
+      await this.readBody(req)
+      request = parseRefsRequest(url.searchParams, { maxArgs: this.maxArgs, clientAddress, proxied })
+      if (this.counters.active >= this.maxConcurrentRequests) {
+        throw new TooManyRequestsError(`${this.maxConcurrentRequests} refs requests are being served, try again later`)
+      }
+      if ((this.activeByAddress.get(clientAddress) ?? 0) >= this.maxConcurrentRequestsPerAddress) {
+        throw new TooManyRequestsError(`${this.maxConcurrentRequestsPerAddress} refs requests from ${clientAddress} are being served, try again later`)
+      }
+    } catch (err: any) {
+      if (err instanceof ApiError) {
+        this.sendError(req, res, err)
+        return
+      }
+      throw err
+    }
+
+    this.counters.active++
+    this.activeByAddress.set(clientAddress, (this.activeByAddress.get(clientAddress) ?? 0) + 1)
+    try {
+      await this.streamRefs(request, res)
+    } finally {
+      this.counters.active--
+      const left = (this.activeByAddress.get(clientAddress) ?? 1) - 1
+      if (left === 0) {
+        this.activeByAddress.delete(clientAddress)
+      } else {
+        this.activeByAddress.set(clientAddress, left)
+      }
+    }
+  }
+
+  private async streamRefs (request: RefsRequest, res: ServerResponse): Promise<void> {
+    const disconnected = new AbortController()
+    const onClose = (): void => {
+      if (!res.writableFinished) {
+        disconnected.abort(new Error('the client went away'))
+      }
+    }
+    res.once('close', onClose)
+    const timeout = AbortSignal.timeout(this.requestTimeout)
+    const signal = AbortSignal.any([disconnected.signal, timeout, this.shutdown.signal])
+
+    let started = false
+    let streamError: string | undefined
+    const start = (): void => {
+      if (!started) {
+        started = true
+        res.writeHead(200, {
+          'Content-Type': 'application/json',
+          'X-Chunked-Output': '1',
+          Trailer: 'X-Stream-Error',
+          'Cache-Control': 'no-cache'
+        })
+      }
+    }
+    const write = async (line: RefLine): Promise<void> => {
+      start()
+      if (!res.write(goJson(line) + '\n')) {
+        await once(res, 'drain', { signal })
+      }
+    }
+
+    this.log('refs %s from %s (recursive=%s unique=%s max-depth=%d)', request.args.map(String).join(' '), request.clientAddress, request.recursive, request.unique, request.maxDepth)
+
+    try {
+      for await (const line of this.backend.refs(request, { signal })) {
+        signal.throwIfAborted()
+        if (line.Err !== '') {
+          streamError ??= line.Err
+        } else {
+          this.counters.refs++
+        }
+        await write(line)
+      }
+      signal.throwIfAborted()
+    } catch (err: any) {
+      if (disconnected.signal.aborted) {
+        this.log('refs from %s: the client went away', request.clientAddress)
+        res.destroy()
+        return
+      }
+      let message: string = err?.message ?? String(err)
+      if (timeout.aborted) {
+        message = new RequestTimeoutError(`the request took longer than ${this.requestTimeout} ms: context deadline exceeded`).message
+      } else if (this.shutdown.signal.aborted) {
+        message = 'the preload API is stopping'
+      }
+      this.log('refs from %s failed - %s', request.clientAddress, message)
+      this.counters.failed++
+      if (!started) {
+        // Kubo answers an error before any output with status 500
+        this.sendJson(res, 500, { Message: message, Code: ERR_NORMAL, Type: 'error' })
+        return
+      }
+      streamError ??= message
+      // the last line: buffered without waiting for the reader
+      res.write(goJson({ Ref: '', Err: message }) + '\n')
+    } finally {
+      res.off('close', onClose)
+    }
+
+    start()
+    if (streamError != null) {
+      res.addTrailers({ 'X-Stream-Error': headerSafe(streamError) })
+    }
+    this.counters.requests++
+    res.end()
+  }
+
+  private async id (req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      await this.readBody(req)
+    } catch (err: any) {
+      if (err instanceof ApiError) {
+        this.sendError(req, res, err)
+        return
+      }
+      throw err
+    }
+    const controller = new AbortController()
+    res.once('close', () => { controller.abort() })
+    try {
+      const body = await this.backend.id?.({ signal: AbortSignal.any([controller.signal, this.shutdown.signal]) })
+      res.writeHead(200, { 'Content-Type': 'application/json', Trailer: 'X-Stream-Error' })
+      res.end(goJson(body) + '\n')
+    } catch (err: any) {
+      this.sendJson(res, 500, { Message: err?.message ?? String(err), Code: ERR_NORMAL, Type: 'error' })
+    }
+  }
+
+  /**
+   * Reads and discards the body, refusing more than `maxBodySize` bytes
+   */
+  private async readBody (req: IncomingMessage): Promise<void> {
+    const length = Number(req.headers['content-length'] ?? 0)
+    if (Number.isFinite(length) && length > this.maxBodySize) {
+      throw new BodyTooLargeError(`the request body is ${length} bytes, at most ${this.maxBodySize} are accepted`)
+    }
+    if (req.readableEnded) {
+      return
+    }
+    await new Promise<void>((resolve, reject) => {
+      let total = 0
+      const cleanup = (): void => {
+        req.off('data', onData)
+        req.off('end', onEnd)
+        req.off('error', onError)
+      }
+      const onData = (chunk: Buffer): void => {
+        total += chunk.byteLength
+        if (total > this.maxBodySize) {
+          cleanup()
+          req.pause()
+          reject(new BodyTooLargeError(`the request body is larger than ${this.maxBodySize} bytes`))
+        }
+      }
+      const onEnd = (): void => {
+        cleanup()
+        resolve()
+      }
+      const onError = (err: Error): void => {
+        cleanup()
+        reject(err)
+      }
+      req.on('data', onData)
+      req.once('end', onEnd)
+      req.once('error', onError)
+    })
+  }
+
+  private async consumeRateLimit (address: string, res: ServerResponse): Promise<void> {
+    try {
+      await this.limiter.consume(address)
+    } catch (err) {
+      if (err instanceof RateLimiterRes) {
+        res.setHeader('Retry-After', String(Math.max(1, Math.ceil(err.msBeforeNext / 1000))))
+        throw new TooManyRequestsError(`rate limit exceeded: at most ${this.rateLimit} requests per ${this.rateLimitInterval} ms from ${address}`)
+      }
+      throw err
+    }
+  }
+
+  /**
+   * The caller's address: the socket's, or the right-most address in
+   * `X-Forwarded-For` that is not a trusted proxy when the socket's address
+   * is one
+   */
+  private clientAddress (req: IncomingMessage): string {
+    if (this.trust == null) {
+      return normaliseAddress(req.socket.remoteAddress ?? '')
+    }
+    return normaliseAddress(proxyAddr(req, this.trust))
+  }
+
+  private setCorsHeaders (req: IncomingMessage, res: ServerResponse): void {
+    if (this.cors === false) {
+      return
+    }
+    if (this.cors === '*') {
+      res.setHeader('Access-Control-Allow-Origin', '*')
+    } else {
+      res.setHeader('Vary', 'Origin')
+      const origin = req.headers.origin
+      if (origin == null || !this.cors.includes(origin)) {
+        return
+      }
+      res.setHeader('Access-Control-Allow-Origin', origin)
+    }
+    res.setHeader('Access-Control-Expose-Headers', EXPOSED_HEADERS)
+  }
+
+  private originAllowed (req: IncomingMessage): boolean {
+    const origin = req.headers.origin
+    return !Array.isArray(this.cors) || origin == null || this.cors.includes(origin)
+  }
+
+  private answerOptions (req: IncomingMessage, res: ServerResponse): void {
+    const preflight = req.headers['access-control-request-method'] != null
+    if (preflight && res.hasHeader('Access-Control-Allow-Origin')) {
+      res.setHeader('Access-Control-Allow-Methods', 'POST, OPTIONS')
+      res.setHeader('Access-Control-Allow-Headers', headerSafe(req.headers['access-control-request-headers'] ?? 'Content-Type, X-Stream-Output, X-Chunked-Output, X-Content-Length'))
+      res.setHeader('Access-Control-Max-Age', '600')
+    }
+    res.setHeader('Allow', 'OPTIONS, POST')
+    this.closeIfBody(req, res)
+    res.writeHead(204)
+    res.end()
+  }
+
+  private sendError (req: IncomingMessage, res: ServerResponse, err: ApiError): void {
+    this.log('%s %s answered %d - %s', req.method, req.url?.slice(0, 200), err.status, err.message)
+    this.reject(res, err.status)
+    this.closeIfBody(req, res)
+    this.sendJson(res, err.status, { Message: err.message, Code: err.code, Type: 'error' })
+  }
+
+  /**
+   * Plain-text answers, as Go's `http.Error` writes them
+   */
+  private sendText (req: IncomingMessage, res: ServerResponse, status: number, text: string): void {
+    this.reject(res, status)
+    this.closeIfBody(req, res)
+    res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' })
+    res.end(text + '\n')
+  }
+
+  private sendJson (res: ServerResponse, status: number, body: unknown): void {
+    if (res.headersSent) {
+      res.destroy()
+      return
+    }
+    res.writeHead(status, { 'Content-Type': 'application/json' })
+    res.end(goJson(body) + '\n')
+  }
+
+  private reject (res: ServerResponse, status: number): void {
+    if (status >= 400) {
+      this.counters.rejected[status] = (this.counters.rejected[status] ?? 0) + 1
+    }
+  }
+
+  /**
+   * A request answered without reading its body: close the connection after
+   * the answer rather than read the rest
+   */
+  private closeIfBody (req: IncomingMessage, res: ServerResponse): void {
+    const length = Number(req.headers['content-length'] ?? 0)
+    if (!req.readableEnded && (length > 0 || req.headers['transfer-encoding'] != null)) {
+      res.setHeader('Connection', 'close')
+    }
+  }
+}
+
+function positive (name: string, value: number): number {
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new InvalidOptionError(`${name} must be a positive number, got ${value}`)
+  }
+  return value
+}
+
+function nonNegative (name: string, value: number): number {
+  if (!Number.isFinite(value) || value < 0) {
+    throw new InvalidOptionError(`${name} must be zero or more, got ${value}`)
+  }
+  return value
+}
