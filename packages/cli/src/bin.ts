@@ -5,10 +5,11 @@
  */
 
 import { logger } from '@libp2p/logger'
-import { parseGetArgs, parseProxyArgs } from './config.ts'
+import { runParsed } from './command.ts'
+import { parseGetArgs, parseNodeArgs, parseProxyArgs } from './config.ts'
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './constants.ts'
 import { UsageError } from './errors.ts'
-import { getUsage, mainUsage, proxyUsage, usageFor } from './usage.ts'
+import { getUsage, mainUsage, nodeUsage, proxyUsage, usageFor } from './usage.ts'
 import { version } from './version.ts'
 
 const log = logger('kitsune:cli')
@@ -18,24 +19,12 @@ async function main (args: string[]): Promise<number> {
 
   switch (command) {
     // parse first, then load libp2p and Helia: help and usage errors are quick
-    case 'proxy': {
-      const parsed = await parseProxyArgs(rest)
-      if (parsed.help) {
-        process.stdout.write(proxyUsage())
-        return EXIT_OK
-      }
-      const { runProxy } = await import('./proxy-command.ts')
-      return runProxy(parsed.options)
-    }
-    case 'get': {
-      const parsed = parseGetArgs(rest)
-      if (parsed.help) {
-        process.stdout.write(getUsage())
-        return EXIT_OK
-      }
-      const { runGet } = await import('./get-command.ts')
-      return runGet(parsed.options)
-    }
+    case 'proxy':
+      return runParsed(await parseProxyArgs(rest), proxyUsage, async options => (await import('./proxy-command.ts')).runProxy(options))
+    case 'node':
+      return runParsed(await parseNodeArgs(rest), nodeUsage, async options => (await import('./node-command.ts')).runNode(options))
+    case 'get':
+      return runParsed(parseGetArgs(rest), getUsage, async options => (await import('./get-command.ts')).runGet(options))
     case 'help':
       process.stdout.write(usageFor(rest[0]))
       return EXIT_OK
@@ -48,15 +37,15 @@ async function main (args: string[]): Promise<number> {
       process.stdout.write(`${version()}\n`)
       return EXIT_OK
     case undefined:
-      throw new UsageError('missing command (proxy or get)')
+      throw new UsageError('missing command (proxy, node or get)')
     default:
-      throw new UsageError(`unknown command "${command}" (known: proxy, get, help)`)
+      throw new UsageError(`unknown command "${command}" (known: proxy, node, get, help)`)
   }
 }
 
 function report (err: any, command?: string): number {
   log.error('%s failed - %e', command ?? 'kitsune', err)
-  const prefix = command === 'proxy' || command === 'get' ? `kitsune ${command}` : 'kitsune'
+  const prefix = command === 'proxy' || command === 'node' || command === 'get' ? `kitsune ${command}` : 'kitsune'
 
   if (err instanceof UsageError) {
     const help = err.command != null ? `kitsune ${err.command} --help` : 'kitsune --help'

@@ -11,8 +11,9 @@ import { apiUrl, builtinStrategies, frontDoorMuxerOptions } from '@kitsune/proxy
 import { multiaddr } from '@multiformats/multiaddr'
 import { multiaddrToUri } from '@multiformats/multiaddr-to-uri'
 import { CID } from 'multiformats/cid'
-import { BITSWAP_PROTOCOLS, DEFAULT_GET_TIMEOUT, DEFAULT_ROUTE_STRATEGY, ROUTE_ALIASES } from './constants.ts'
+import { BITSWAP_PROTOCOLS, DEFAULT_API_LISTEN, DEFAULT_GET_TIMEOUT, DEFAULT_ROUTE_STRATEGY, ROUTE_ALIASES } from './constants.ts'
 import { UsageError } from './errors.ts'
+import type { PreloadApiInit, WithPreloadInit } from '@kitsune/preload'
 import type { FrontDoorLimits, FrontDoorMuxerLimits, RouteInit } from '@kitsune/proxy'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
@@ -43,6 +44,35 @@ export interface PoolOptions {
 }
 
 /**
+ * The limits of a preload endpoint that a config file may set (see
+ * `PreloadApiInit` in `@kitsune/preload`); `listen` comes from
+ * `--preload-listen` / `--api-listen`
+ */
+export type PreloadLimits = Omit<PreloadApiInit, 'listen' | 'codecs'>
+
+/**
+ * The `preload` object of a `kitsune proxy` config file: the endpoint's
+ * limits, plus how the proxy's preload service picks a downstream and
+ * confirms who holds a root (see `ProxyPreloadInit` in `@kitsune/preload`)
+ */
+export interface ProxyPreloadOptions extends PreloadLimits {
+  /** A built-in strategy name: `sticky`, `least-outstanding` or `hash` */
+  strategy?: string
+  probeTimeout?: number
+  maxProbedPeers?: number
+}
+
+/**
+ * The `preload` object of a `kitsune node` config file: the endpoint's
+ * limits, whether fetched roots are pinned, and how many blocks one request
+ * fetches at once
+ */
+export interface NodePreloadOptions extends PreloadLimits {
+  pin?: WithPreloadInit['pin']
+  fetchConcurrency?: number
+}
+
+/**
  * Everything `kitsune proxy` needs, after flags and config file are merged
  * and validated
  */
@@ -70,6 +100,34 @@ export interface ProxyOptions {
   frontDoor: FrontDoorOptions
   /** Downstream pool timings */
   pool: PoolOptions
+  /**
+   * Where the preload endpoint listens, as `http://host:port`; setting it
+   * turns preload mode on (embedded mode turns it on by itself)
+   */
+  preloadListen?: string
+  /** Limits of the preload endpoint */
+  preload: ProxyPreloadOptions
+}
+
+/**
+ * Everything `kitsune node` needs, after flags and config file are merged
+ * and validated
+ */
+export interface NodeOptions {
+  /** Listen multiaddrs (TCP or WebSockets); empty means {@link DEFAULT_NODE_LISTEN} */
+  listen: string[]
+  /** Where the HTTP API listens, as `http://host:port` */
+  apiListen: string
+  /** Directory of the on-disk blockstore; in memory when unset */
+  blockstore?: string
+  /** Identity key file, created if missing; a new key each run when unset */
+  key?: string
+  /** Where to serve Prometheus text (a multiaddr or `http://host:port`) */
+  metricsListen?: string
+  /** JSON lines on stdout instead of human-readable lines */
+  json: boolean
+  /** Limits of the preload endpoint */
+  preload: NodePreloadOptions
 }
 
 /**
@@ -91,12 +149,37 @@ export type Parsed<T> = { help: true } | { help: false, options: T }
 const ROUTE_LIMIT_KEYS = ['maxStreamsPerPeer', 'maxStreamsPerDownstream', 'idleTimeout', 'setupTimeout', 'maxSetupAttempts', 'maxBufferedBytes'] as const
 const FRONT_DOOR_KEYS = ['inboundConnectionThreshold', 'maxIncomingPendingConnections', 'maxConnections', 'maxStreamWindowSize'] as const
 const POOL_KEYS = ['dialTimeout', 'apiTimeout', 'reconnectInitialDelay', 'reconnectMaxDelay', 'maxConsecutiveFailures'] as const
+const PRELOAD_NUMBER_KEYS = ['rateLimit', 'rateLimitInterval', 'maxConcurrentRequests', 'maxBodySize', 'maxQuerySize', 'maxArgs', 'maxDagBlocks', 'maxDagBytes', 'requestTimeout'] as const
+const PROXY_PRELOAD_NUMBER_KEYS = [...PRELOAD_NUMBER_KEYS, 'probeTimeout', 'maxProbedPeers'] as const
+const NODE_PRELOAD_NUMBER_KEYS = [...PRELOAD_NUMBER_KEYS, 'fetchConcurrency'] as const
 
 /**
- * The keys a `--config` file may hold. Each flag's key is its name in
- * camelCase; `frontDoor` and `pool` exist only in the file.
+ * The keys a `kitsune proxy` `--config` file may hold. Each flag's key is its
+ * name in camelCase; `frontDoor`, `pool` and `preload` exist only in the
+ * file.
  */
-export const CONFIG_KEYS = ['key', 'kuboConfig', 'listen', 'announce', 'downstream', 'downstreamApi', 'route', 'metricsListen', 'json', 'bitswap', 'frontDoor', 'pool'] as const
+export const CONFIG_KEYS = ['key', 'kuboConfig', 'listen', 'announce', 'downstream', 'downstreamApi', 'route', 'metricsListen', 'json', 'bitswap', 'frontDoor', 'pool', 'preloadListen', 'preload'] as const
+
+/**
+ * The keys a `kitsune node` `--config` file may hold. Each flag's key is its
+ * name in camelCase; `preload` exists only in the file.
+ */
+export const NODE_CONFIG_KEYS = ['listen', 'apiListen', 'blockstore', 'key', 'metricsListen', 'json', 'preload'] as const
+
+/**
+ * The `preload` keys of a `kitsune proxy` config file
+ */
+export const PROXY_PRELOAD_KEYS = [...PROXY_PRELOAD_NUMBER_KEYS, 'cors', 'trustedProxies', 'strategy'] as const
+
+/**
+ * The `preload` keys of a `kitsune node` config file
+ */
+export const NODE_PRELOAD_KEYS = [...NODE_PRELOAD_NUMBER_KEYS, 'cors', 'trustedProxies', 'pin'] as const
+
+/**
+ * The commands that read a config file
+ */
+export type ConfigCommand = 'proxy' | 'node'
 
 const PROXY_FLAGS: FlagSpec = {
   help: { type: 'boolean', short: 'h' },
@@ -110,7 +193,19 @@ const PROXY_FLAGS: FlagSpec = {
   route: { type: 'string', multiple: true },
   'metrics-listen': { type: 'string' },
   json: { type: 'boolean' },
-  bitswap: { type: 'boolean' }
+  bitswap: { type: 'boolean' },
+  'preload-listen': { type: 'string' }
+}
+
+const NODE_FLAGS: FlagSpec = {
+  help: { type: 'boolean', short: 'h' },
+  config: { type: 'string', short: 'c' },
+  listen: { type: 'string', multiple: true },
+  'api-listen': { type: 'string' },
+  blockstore: { type: 'string' },
+  key: { type: 'string' },
+  'metrics-listen': { type: 'string' },
+  json: { type: 'boolean' }
 }
 
 const GET_FLAGS: FlagSpec = {
@@ -146,22 +241,52 @@ function oneLine (text: string): string {
 }
 
 /**
- * Parses `kitsune proxy` arguments (without the command name) and the config
- * file they name, flags winning over the file, and validates the result
+ * A daemon's command line, parsed, with the `--config` file it names, if
+ * any, and where each option came from: `--flag` or `"key" in <file>`
  */
-export async function parseProxyArgs (args: string[]): Promise<Parsed<ProxyOptions>> {
-  const { values, positionals } = parse('proxy', args, PROXY_FLAGS, true)
+interface DaemonArgs {
+  help: false
+  values: ParsedFlags['values']
+  file: ConfigFile
+  source(flag: string, key: string): string
+  inFile(key: string): string
+}
+
+/**
+ * Parses a daemon's flags and reads the config file they name
+ */
+async function parseDaemonArgs (command: ConfigCommand, args: string[], flags: FlagSpec): Promise<{ help: true } | DaemonArgs> {
+  const { values, positionals } = parse(command, args, flags, true)
 
   if (values.help === true) {
     return { help: true }
   }
   if (positionals.length > 0) {
-    throw new UsageError(`unexpected argument "${positionals[0]}"`, 'proxy')
+    throw new UsageError(`unexpected argument "${positionals[0]}"`, command)
   }
 
   const configPath = values.config as string | undefined
-  const file = configPath != null ? await readConfigFile(configPath) : {}
-  const source = (flag: string, key: string): string => values[flag] != null ? `--${flag}` : `"${key}" in ${configPath}`
+  const file = configPath != null ? await readConfigFile(configPath, command) : {}
+  const inFile = (key: string): string => `"${key}" in ${configPath}`
+  return {
+    help: false,
+    values,
+    file,
+    source: (flag, key) => values[flag] != null ? `--${flag}` : inFile(key),
+    inFile
+  }
+}
+
+/**
+ * Parses `kitsune proxy` arguments (without the command name) and the config
+ * file they name, flags winning over the file, and validates the result
+ */
+export async function parseProxyArgs (args: string[]): Promise<Parsed<ProxyOptions>> {
+  const parsed = await parseDaemonArgs('proxy', args, PROXY_FLAGS)
+  if (parsed.help) {
+    return parsed
+  }
+  const { values, file, source, inFile } = parsed
 
   const merged: Partial<RawProxyOptions> = {
     key: (values.key as string | undefined) ?? file.key,
@@ -175,7 +300,9 @@ export async function parseProxyArgs (args: string[]): Promise<Parsed<ProxyOptio
     json: (values.json as boolean | undefined) ?? file.json,
     bitswap: (values.bitswap as boolean | undefined) ?? file.bitswap,
     frontDoor: file.frontDoor,
-    pool: file.pool
+    pool: file.pool,
+    preloadListen: (values['preload-listen'] as string | undefined) ?? file.preloadListen,
+    preload: file.preload
   }
 
   return {
@@ -189,8 +316,41 @@ export async function parseProxyArgs (args: string[]): Promise<Parsed<ProxyOptio
       downstreamApis: source('downstream-api', 'downstreamApi'),
       routes: source('route', 'route'),
       metricsListen: source('metrics-listen', 'metricsListen'),
-      frontDoor: `"frontDoor" in ${configPath}`,
-      pool: `"pool" in ${configPath}`
+      bitswap: values.bitswap != null ? '--no-bitswap' : inFile('bitswap'),
+      frontDoor: inFile('frontDoor'),
+      pool: inFile('pool'),
+      preloadListen: source('preload-listen', 'preloadListen'),
+      preload: inFile('preload')
+    })
+  }
+}
+
+/**
+ * Parses `kitsune node` arguments (without the command name) and the config
+ * file they name, flags winning over the file, and validates the result
+ */
+export async function parseNodeArgs (args: string[]): Promise<Parsed<NodeOptions>> {
+  const parsed = await parseDaemonArgs('node', args, NODE_FLAGS)
+  if (parsed.help) {
+    return parsed
+  }
+  const { values, file, source, inFile } = parsed
+
+  return {
+    help: false,
+    options: validateNodeOptions({
+      listen: (values.listen as string[] | undefined) ?? file.listen,
+      apiListen: (values['api-listen'] as string | undefined) ?? file.apiListen,
+      blockstore: (values.blockstore as string | undefined) ?? file.blockstore,
+      key: (values.key as string | undefined) ?? file.key,
+      metricsListen: (values['metrics-listen'] as string | undefined) ?? file.metricsListen,
+      json: (values.json as boolean | undefined) ?? file.json,
+      preload: file.preload
+    }, {
+      listen: source('listen', 'listen'),
+      apiListen: source('api-listen', 'apiListen'),
+      metricsListen: source('metrics-listen', 'metricsListen'),
+      preload: inFile('preload')
     })
   }
 }
@@ -212,9 +372,31 @@ export interface RawProxyOptions {
   bitswap?: boolean
   frontDoor?: FrontDoorOptions
   pool?: PoolOptions
+  /** A multiaddr or `http://host:port`; turns preload mode on */
+  preloadListen?: string
+  preload?: ProxyPreloadOptions
 }
 
-interface ConfigFile {
+/**
+ * `kitsune node` options as a caller or a config file may give them, before
+ * validation
+ */
+export interface RawNodeOptions {
+  listen?: string[]
+  /** A multiaddr or `http://host:port` */
+  apiListen?: string
+  blockstore?: string
+  key?: string
+  metricsListen?: string
+  json?: boolean
+  preload?: NodePreloadOptions
+}
+
+/**
+ * A config file after its shape is checked: the keys of
+ * {@link CONFIG_KEYS} or {@link NODE_CONFIG_KEYS}
+ */
+export interface ConfigFile {
   key?: string
   kuboConfig?: string
   listen?: string[]
@@ -227,66 +409,71 @@ interface ConfigFile {
   bitswap?: boolean
   frontDoor?: FrontDoorOptions
   pool?: PoolOptions
+  preloadListen?: string
+  apiListen?: string
+  blockstore?: string
+  preload?: ProxyPreloadOptions & NodePreloadOptions
 }
 
 /**
- * Reads and shape-checks a JSON config file. Relative `key` and `kuboConfig`
- * paths are resolved against the file's directory.
+ * Reads and shape-checks a JSON config file of `kitsune proxy` (or of
+ * `kitsune node`). Relative `key`, `kuboConfig` and `blockstore` paths are
+ * resolved against the file's directory.
  */
-export async function readConfigFile (path: string): Promise<ConfigFile> {
+export async function readConfigFile (path: string, command: ConfigCommand = 'proxy'): Promise<ConfigFile> {
   let text: string
   try {
     text = await readFile(path, 'utf8')
   } catch (err: any) {
-    throw new UsageError(`cannot read config file ${path} (${err.code ?? err.message})`, 'proxy', { cause: err })
+    throw new UsageError(`cannot read config file ${path} (${err.code ?? err.message})`, command, { cause: err })
   }
 
   let json: unknown
   try {
     json = JSON.parse(text)
   } catch (err: any) {
-    throw new UsageError(`config file ${path} is not valid JSON (${oneLine(err.message)})`, 'proxy', { cause: err })
+    throw new UsageError(`config file ${path} is not valid JSON (${oneLine(err.message)})`, command, { cause: err })
   }
 
   if (json == null || typeof json !== 'object' || Array.isArray(json)) {
-    throw new UsageError(`config file ${path} must hold a JSON object`, 'proxy')
+    throw new UsageError(`config file ${path} must hold a JSON object`, command)
   }
 
   const config = json as Record<string, unknown>
+  const known: readonly string[] = command === 'node' ? NODE_CONFIG_KEYS : CONFIG_KEYS
 
   for (const key of Object.keys(config)) {
-    if (!(CONFIG_KEYS as readonly string[]).includes(key)) {
-      throw new UsageError(`unknown key "${key}" in ${path} (known: ${CONFIG_KEYS.join(', ')})`, 'proxy')
+    if (!known.includes(key)) {
+      throw new UsageError(`unknown key "${key}" in ${path} (known: ${known.join(', ')})`, command)
     }
   }
 
-  return shapeConfig(config, path)
+  return shapeConfig(config, path, command)
 }
 
-function shapeConfig (config: Record<string, unknown>, path: string): ConfigFile {
+function shapeConfig (config: Record<string, unknown>, path: string, command: ConfigCommand): ConfigFile {
   const where = (key: string): string => `"${key}" in ${path}`
   const out: ConfigFile = {}
   const base = dirname(resolve(path))
 
-  for (const key of ['key', 'kuboConfig'] as const) {
+  for (const key of ['key', 'kuboConfig', 'blockstore'] as const) {
     if (config[key] != null) {
-      out[key] = resolve(base, stringValue(config[key], where(key)))
+      out[key] = resolve(base, stringValue(config[key], where(key), command))
     }
   }
-  if (config.metricsListen != null) {
-    out.metricsListen = stringValue(config.metricsListen, where('metricsListen'))
+  for (const key of ['metricsListen', 'preloadListen', 'apiListen'] as const) {
+    if (config[key] != null) {
+      out[key] = stringValue(config[key], where(key), command)
+    }
   }
   for (const key of ['listen', 'announce', 'downstream', 'downstreamApi'] as const) {
     if (config[key] != null) {
-      out[key] = stringList(config[key], where(key))
+      out[key] = stringList(config[key], where(key), command)
     }
   }
   for (const key of ['json', 'bitswap'] as const) {
     if (config[key] != null) {
-      if (typeof config[key] !== 'boolean') {
-        throw new UsageError(`${where(key)} must be true or false`, 'proxy')
-      }
-      out[key] = config[key]
+      out[key] = booleanValue(config[key], where(key), command)
     }
   }
   if (config.route != null) {
@@ -297,6 +484,49 @@ function shapeConfig (config: Record<string, unknown>, path: string): ConfigFile
   }
   if (config.pool != null) {
     out.pool = numberRecord(config.pool, POOL_KEYS, where('pool'))
+  }
+  if (config.preload != null) {
+    out.preload = preloadRecord(config.preload, command, where('preload'))
+  }
+
+  return out
+}
+
+/**
+ * Shape-checks the `preload` object of a config file
+ */
+function preloadRecord (value: unknown, command: ConfigCommand, where: string): ProxyPreloadOptions & NodePreloadOptions {
+  const keys: readonly string[] = command === 'node' ? NODE_PRELOAD_KEYS : PROXY_PRELOAD_KEYS
+  const numberKeys: readonly string[] = command === 'node' ? NODE_PRELOAD_NUMBER_KEYS : PROXY_PRELOAD_NUMBER_KEYS
+  const record = objectValue(value, where, command)
+  const out: Record<string, unknown> = {}
+
+  for (const [key, item] of Object.entries(record)) {
+    const at = `${where}.${key}`
+    if (!keys.includes(key)) {
+      throw new UsageError(`unknown key "${key}" in ${where} (known: ${keys.join(', ')})`, command)
+    }
+    if (numberKeys.includes(key)) {
+      out[key] = positiveInteger(item, at, command)
+    } else if (key === 'cors') {
+      if (item !== '*' && item !== false && !(Array.isArray(item) && item.length > 0 && item.every(origin => typeof origin === 'string' && origin !== ''))) {
+        throw new UsageError(`${at} must be "*", false, or a list of origins`, command)
+      }
+      out[key] = Array.isArray(item) ? [...item] : item
+    } else if (key === 'trustedProxies') {
+      if (!Array.isArray(item)) {
+        throw new UsageError(`${at} must be a list of addresses`, command)
+      }
+      out[key] = item.map(address => stringValue(address, at, command))
+    } else if (key === 'strategy') {
+      const strategy = stringValue(item, at, command)
+      if (builtinStrategies[strategy] == null) {
+        throw new UsageError(`${at}: unknown strategy "${strategy}" (known: ${Object.keys(builtinStrategies).join(', ')})`, command)
+      }
+      out[key] = strategy
+    } else {
+      out[key] = booleanValue(item, at, command)
+    }
   }
 
   return out
@@ -315,31 +545,42 @@ function routeList (value: unknown, where: string): Array<string | Partial<Route
   })
 }
 
-function stringValue (value: unknown, where: string): string {
+function stringValue (value: unknown, where: string, command: ConfigCommand = 'proxy'): string {
   if (typeof value !== 'string' || value === '') {
-    throw new UsageError(`${where} must be a non-empty string`, 'proxy')
+    throw new UsageError(`${where} must be a non-empty string`, command)
   }
   return value
 }
 
-function stringList (value: unknown, where: string): string[] {
+function stringList (value: unknown, where: string, command: ConfigCommand = 'proxy'): string[] {
   const list = Array.isArray(value) ? value : [value]
-  return list.map(item => stringValue(item, where))
+  return list.map(item => stringValue(item, where, command))
 }
 
-function positiveInteger (value: unknown, where: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
-    throw new UsageError(`${where} must be a positive integer`, 'proxy')
+function booleanValue (value: unknown, where: string, command: ConfigCommand = 'proxy'): boolean {
+  if (typeof value !== 'boolean') {
+    throw new UsageError(`${where} must be true or false`, command)
   }
   return value
+}
+
+function positiveInteger (value: unknown, where: string, command: ConfigCommand = 'proxy'): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
+    throw new UsageError(`${where} must be a positive integer`, command)
+  }
+  return value
+}
+
+function objectValue (value: unknown, where: string, command: ConfigCommand = 'proxy'): Record<string, unknown> {
+  if (value == null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new UsageError(`${where} must be an object`, command)
+  }
+  return value as Record<string, unknown>
 }
 
 function numberRecord <K extends string> (value: unknown, keys: readonly K[], where: string): Partial<Record<K, number>> {
-  if (value == null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new UsageError(`${where} must be an object`, 'proxy')
-  }
   const out: Partial<Record<K, number>> = {}
-  for (const [key, item] of Object.entries(value)) {
+  for (const [key, item] of Object.entries(objectValue(value, where))) {
     if (!(keys as readonly string[]).includes(key)) {
       throw new UsageError(`unknown key "${key}" in ${where} (known: ${keys.join(', ')})`, 'proxy')
     }
@@ -413,6 +654,8 @@ export function validateProxyOptions (raw: RawProxyOptions, sources: OptionSourc
     metricsListen = raw.metricsListen
   }
 
+  const preloadListen = validatePreloadListen(raw.preloadListen, bitswap, from)
+
   return {
     key: raw.key,
     kuboConfig: raw.kuboConfig,
@@ -425,11 +668,57 @@ export function validateProxyOptions (raw: RawProxyOptions, sources: OptionSourc
     json: raw.json ?? false,
     bitswap,
     frontDoor: { ...raw.frontDoor },
-    pool: { ...raw.pool }
+    pool: { ...raw.pool },
+    preloadListen,
+    preload: { ...raw.preload }
   }
 }
 
-function checkMultiaddr (address: string, where: string): Multiaddr {
+/**
+ * `--preload-listen` as the `http://host:port` URL the preload endpoint is
+ * given; the endpoint needs the Bitswap forwarder
+ */
+function validatePreloadListen (address: string | undefined, bitswap: boolean, from: (key: keyof RawProxyOptions) => string): string | undefined {
+  if (address == null) {
+    return undefined
+  }
+  const url = httpListenUrl(address, from('preloadListen'), 'proxy')
+  if (!bitswap) {
+    throw new UsageError(`${from('preloadListen')} needs the Bitswap forwarder, which ${from('bitswap')} turns off`, 'proxy')
+  }
+  return url
+}
+
+/**
+ * Where each `kitsune node` option came from, for error messages
+ */
+export type NodeOptionSources = Partial<Record<keyof RawNodeOptions, string>>
+
+/**
+ * Validates `kitsune node` options, from the command line or from code, and
+ * fills in defaults. Throws a {@link UsageError} naming the bad value.
+ */
+export function validateNodeOptions (raw: RawNodeOptions, sources: NodeOptionSources = {}): NodeOptions {
+  const from = (key: keyof RawNodeOptions): string => sources[key] ?? key
+
+  const listen = (raw.listen ?? []).map(address => checkMultiaddr(address, from('listen'), 'node').toString())
+  const apiListen = httpListenUrl(raw.apiListen ?? DEFAULT_API_LISTEN, from('apiListen'), 'node')
+  if (raw.metricsListen != null) {
+    parseHttpListen(raw.metricsListen, from('metricsListen'), 'node')
+  }
+
+  return {
+    listen,
+    apiListen,
+    blockstore: raw.blockstore,
+    key: raw.key,
+    metricsListen: raw.metricsListen,
+    json: raw.json ?? false,
+    preload: { ...raw.preload }
+  }
+}
+
+function checkMultiaddr (address: string, where: string, command: ConfigCommand = 'proxy'): Multiaddr {
   try {
     const ma = multiaddr(address)
     if (address.trim() === '' || ma.getComponents().length === 0) {
@@ -437,7 +726,7 @@ function checkMultiaddr (address: string, where: string): Multiaddr {
     }
     return ma
   } catch (err: any) {
-    throw new UsageError(`${where} "${address}" is not a valid multiaddr (${oneLine(err.message)})`, 'proxy')
+    throw new UsageError(`${where} "${address}" is not a valid multiaddr (${oneLine(err.message)})`, command)
   }
 }
 
@@ -505,16 +794,34 @@ export interface MetricsAddress {
  * (optionally ending in `/http`) or an `http://host:port` URL
  */
 export function parseMetricsListen (address: string, where = '--metrics-listen'): MetricsAddress {
+  return parseHttpListen(address, where, 'proxy')
+}
+
+/**
+ * Parses where an HTTP server listens (`--metrics-listen`,
+ * `--preload-listen`, `--api-listen`): a TCP multiaddr, optionally ending in
+ * `/http`, or an `http://host:port` URL
+ */
+function parseHttpListen (address: string, where: string, command: ConfigCommand): MetricsAddress {
   let url: URL
   try {
     url = new URL(address.startsWith('/') ? multiaddrToUri(address) : address)
   } catch (err: any) {
-    throw new UsageError(`${where} "${address}" is not a multiaddr or URL (${oneLine(err.message)})`, 'proxy')
+    throw new UsageError(`${where} "${address}" is not a multiaddr or URL (${oneLine(err.message)})`, command)
   }
   if (url.protocol !== 'http:' || url.port === '' || (url.pathname !== '/' && url.pathname !== '')) {
-    throw new UsageError(`${where} "${address}" must be a TCP address such as /ip4/127.0.0.1/tcp/9090 or http://127.0.0.1:9090`, 'proxy')
+    throw new UsageError(`${where} "${address}" must be a TCP address such as /ip4/127.0.0.1/tcp/<port> or http://127.0.0.1:<port>`, command)
   }
   return { host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port) }
+}
+
+/**
+ * {@link parseHttpListen}, as the `http://host:port` URL the preload
+ * endpoint is given
+ */
+function httpListenUrl (address: string, where: string, command: ConfigCommand): string {
+  const { host, port } = parseHttpListen(address, where, command)
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`
 }
 
 /**

@@ -8,6 +8,32 @@
 export const DEFAULT_LISTEN = ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws']
 
 /**
+ * Where `kitsune node` listens for libp2p connections when no `--listen` is
+ * given: TCP on the loopback interface, on a port the OS picks
+ *
+ * @default ['/ip4/127.0.0.1/tcp/0']
+ */
+export const DEFAULT_NODE_LISTEN = ['/ip4/127.0.0.1/tcp/0']
+
+/**
+ * Where `kitsune node` serves its HTTP API (`/api/v0/refs`, `/api/v0/id`)
+ * when no `--api-listen` is given: Kubo's API port, on the loopback
+ * interface
+ *
+ * @default '/ip4/127.0.0.1/tcp/5001'
+ */
+export const DEFAULT_API_LISTEN = '/ip4/127.0.0.1/tcp/5001'
+
+/**
+ * Where the preload endpoints of embedded mode listen: the proxy's (unless
+ * `--preload-listen` says otherwise) and each in-process downstream's API,
+ * on the loopback interface, on ports the OS picks
+ *
+ * @default '/ip4/127.0.0.1/tcp/0'
+ */
+export const EMBEDDED_API_LISTEN = '/ip4/127.0.0.1/tcp/0'
+
+/**
  * The key file `kitsune proxy` uses when downstreams are configured and
  * neither `--key` nor `--kubo-config` is given. A front door needs a stable
  * peer id, so the key is created on first run and reused afterwards

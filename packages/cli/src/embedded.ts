@@ -1,29 +1,22 @@
 /**
  * Embedded mode: `kitsune proxy` with no downstream option starts its own
- * downstreams, in-process Helia nodes with a sample file, so a newcomer can
- * watch a fetch go through the proxy without setting anything up. The nodes
- * are built from explicit parts (Helia's light constructor, Bitswap, a
- * libp2p config with TCP on 127.0.0.1 only, no routers, no discovery), so
- * nothing leaves the machine.
+ * downstreams, in-process Helia nodes with a sample file and a preload
+ * endpoint (`withPreload` of `@kitsune/preload`), so a newcomer can watch a
+ * fetch, and a preload, go through the proxy without setting anything up.
+ * The nodes are built from explicit parts (see `helia-node.ts`: TCP on
+ * 127.0.0.1 only, no routers, no discovery) and their APIs listen on
+ * 127.0.0.1, so nothing leaves the machine.
  */
 
 import { existsSync, readFileSync, realpathSync } from 'node:fs'
 import { basename, delimiter, isAbsolute, join, relative, sep } from 'node:path'
-import { withBitswap } from '@helia/bitswap'
-import { withLibp2pLight } from '@helia/libp2p'
 import { unixfs } from '@helia/unixfs'
-import { identify } from '@libp2p/identify'
+import { withPreload } from '@kitsune/preload'
 import { logger } from '@libp2p/logger'
-import { mplex } from '@libp2p/mplex'
-import { noise } from '@libp2p/noise'
-import { ping } from '@libp2p/ping'
-import { tcp } from '@libp2p/tcp'
-import { yamux } from '@libp2p/yamux'
-import { MemoryBlockstore } from 'blockstore-core'
-import { MemoryDatastore } from 'datastore-core'
-import { createHeliaLight } from 'helia'
-import { EMBEDDED_DOWNSTREAMS } from './constants.ts'
-import type { HeliaWithLibp2p } from '@helia/libp2p'
+import { EMBEDDED_API_LISTEN, EMBEDDED_DOWNSTREAMS } from './constants.ts'
+import { localHelia } from './helia-node.ts'
+import { apiBase } from './output.ts'
+import type { PreloadHelia } from './helia-node.ts'
 import type { CID } from 'multiformats/cid'
 
 const log = logger('kitsune:cli:embedded')
@@ -48,10 +41,16 @@ or --kubo-config. See kitsune proxy --help.
  * The in-process downstreams of embedded mode
  */
 export interface EmbeddedDownstreams {
-  /** The Helia nodes */
-  nodes: HeliaWithLibp2p[]
-  /** One `/p2p/` multiaddr per node, to give the proxy as downstreams */
+  /** The Helia nodes, each with a preload endpoint */
+  nodes: PreloadHelia[]
+  /** One `/p2p/` multiaddr per node */
   multiaddrs: string[]
+  /**
+   * One Kubo RPC API URL per node (`http://127.0.0.1:<port>`), to give the
+   * proxy as downstreams: preloading through the proxy needs a downstream's
+   * `/api/v0/refs`
+   */
+  apis: string[]
   /** CID of the sample file, held by every node */
   cid: CID
   /** The sample file's bytes */
@@ -71,13 +70,13 @@ export interface EmbeddedOptions {
 }
 
 /**
- * Starts Helia nodes on 127.0.0.1 with in-memory stores and adds the sample
- * file to each
+ * Starts Helia nodes on 127.0.0.1 with in-memory stores and a preload
+ * endpoint each, and adds the sample file to each
  */
 export async function startEmbeddedDownstreams (options: EmbeddedOptions = {}): Promise<EmbeddedDownstreams> {
   const count = options.count ?? EMBEDDED_DOWNSTREAMS
   const content = options.content ?? SAMPLE_FILE
-  const nodes: HeliaWithLibp2p[] = []
+  const nodes: PreloadHelia[] = []
 
   const stop = async (): Promise<void> => {
     await Promise.allSettled(nodes.map(async node => { await node.stop() }))
@@ -85,21 +84,7 @@ export async function startEmbeddedDownstreams (options: EmbeddedOptions = {}): 
 
   try {
     for (let i = 0; i < count; i++) {
-      const helia = withBitswap(withLibp2pLight(createHeliaLight({
-        blockstore: new MemoryBlockstore(),
-        datastore: new MemoryDatastore()
-      }), {
-        addresses: {
-          listen: ['/ip4/127.0.0.1/tcp/0']
-        },
-        transports: [tcp()],
-        connectionEncrypters: [noise()],
-        streamMuxers: [yamux(), mplex()],
-        services: {
-          identify: identify(),
-          ping: ping()
-        }
-      })) as unknown as HeliaWithLibp2p
+      const helia = withPreload(localHelia({ listen: ['/ip4/127.0.0.1/tcp/0'] }), { listen: EMBEDDED_API_LISTEN }) as unknown as PreloadHelia
       nodes.push(helia)
       await helia.start()
     }
@@ -120,9 +105,10 @@ export async function startEmbeddedDownstreams (options: EmbeddedOptions = {}): 
       }
       return address.toString()
     })
-    log('started %d embedded downstreams holding %c: %s', nodes.length, cid, multiaddrs.join(', '))
+    const apis = nodes.map(node => apiBase(node.preload, 'an embedded downstream'))
+    log('started %d embedded downstreams holding %c: %s (APIs %s)', nodes.length, cid, multiaddrs.join(', '), apis.join(', '))
 
-    return { nodes, multiaddrs, cid, content, stop }
+    return { nodes, multiaddrs, apis, cid, content, stop }
   } catch (err) {
     await stop()
     throw err

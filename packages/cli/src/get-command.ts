@@ -7,24 +7,15 @@
 import { once } from 'node:events'
 import { createWriteStream } from 'node:fs'
 import { rm } from 'node:fs/promises'
-import { withBitswap } from '@helia/bitswap'
-import { withLibp2pLight } from '@helia/libp2p'
 import { unixfs } from '@helia/unixfs'
-import { identify } from '@libp2p/identify'
 import { logger } from '@libp2p/logger'
-import { mplex } from '@libp2p/mplex'
-import { noise } from '@libp2p/noise'
-import { tcp } from '@libp2p/tcp'
-import { webSockets } from '@libp2p/websockets'
-import { yamux } from '@libp2p/yamux'
 import { multiaddr } from '@multiformats/multiaddr'
-import { MemoryBlockstore } from 'blockstore-core'
-import { MemoryDatastore } from 'datastore-core'
-import { createHeliaLight } from 'helia'
 import { CID } from 'multiformats/cid'
+import { runParsed } from './command.ts'
 import { parseGetArgs } from './config.ts'
 import { DEFAULT_GET_TIMEOUT, EXIT_OK } from './constants.ts'
 import { CommandError, FetchTimeoutError } from './errors.ts'
+import { localHelia } from './helia-node.ts'
 import { getUsage } from './usage.ts'
 import type { GetOptions } from './config.ts'
 import type { HeliaWithLibp2p } from '@helia/libp2p'
@@ -55,23 +46,8 @@ export interface FetchFileOptions {
  * libp2p node that listens nowhere, discovers nothing and routes nothing.
  */
 async function createClient (): Promise<HeliaWithLibp2p> {
-  const helia = withBitswap(withLibp2pLight(createHeliaLight({
-    blockstore: new MemoryBlockstore(),
-    datastore: new MemoryDatastore()
-  }), {
-    addresses: { listen: [] },
-    transports: [tcp(), webSockets()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux(), mplex()],
-    connectionGater: {
-      // the one peer the user named may well be on loopback or a LAN
-      denyDialMultiaddr: () => false
-    },
-    services: {
-      // Bitswap learns that a peer speaks it through identify
-      identify: identify()
-    }
-  })) as unknown as HeliaWithLibp2p
+  // the one peer the user named may well be on loopback or a LAN
+  const helia = localHelia({ listen: [], webSockets: true, dialAnyAddress: true })
   await helia.start()
   return helia
 }
@@ -137,14 +113,7 @@ async function write (out: Writable, chunk: Uint8Array): Promise<void> {
  * `UsageError` or `CommandError` for the caller to report.
  */
 export async function runGetCommand (args: string[], stdout: Writable = process.stdout): Promise<number> {
-  const parsed = parseGetArgs(args)
-
-  if (parsed.help) {
-    stdout.write(getUsage())
-    return EXIT_OK
-  }
-
-  return runGet(parsed.options, stdout)
+  return runParsed(parseGetArgs(args), getUsage, async options => runGet(options, stdout), { stdout })
 }
 
 /**

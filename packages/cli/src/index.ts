@@ -9,6 +9,12 @@
  * runs a self-contained demo: two in-process Helia nodes holding a sample
  * file sit behind the proxy.
  *
+ * With `--preload-listen` (and in embedded mode) the proxy also serves the
+ * Kubo-compatible preload endpoint (`proxyPreload` of `@kitsune/preload`).
+ *
+ * `kitsune node` runs a standalone Helia preload node (`withPreload` of
+ * `@kitsune/preload`), usable as a proxy downstream.
+ *
  * `kitsune get <cid> --peer <multiaddr>` fetches a UnixFS file from that one
  * peer with a throw-away Helia client.
  *
@@ -42,15 +48,19 @@
 
 export { runProxy, runProxyCommand, startProxy } from './proxy-command.ts'
 export type { ProxyIdentity, ProxyServices, RunningProxy, StartProxyOptions } from './proxy-command.ts'
+export { runNode, runNodeCommand, startNode } from './node-command.ts'
+export type { NodeIdentity, RunningNode, StartNodeOptions } from './node-command.ts'
 export { fetchFile, runGet, runGetCommand } from './get-command.ts'
 export type { FetchFileOptions } from './get-command.ts'
-export { CONFIG_KEYS, parseGetArgs, parseMetricsListen, parseProxyArgs, parseRoute, readConfigFile, validateProxyOptions } from './config.ts'
-export type { FrontDoorOptions, GetOptions, MetricsAddress, OptionSources, Parsed, PoolOptions, ProxyOptions, RawProxyOptions, RouteOption } from './config.ts'
+export { CONFIG_KEYS, NODE_CONFIG_KEYS, NODE_PRELOAD_KEYS, PROXY_PRELOAD_KEYS, parseGetArgs, parseMetricsListen, parseNodeArgs, parseProxyArgs, parseRoute, readConfigFile, validateNodeOptions, validateProxyOptions } from './config.ts'
+export type { ConfigCommand, ConfigFile, FrontDoorOptions, GetOptions, MetricsAddress, NodeOptions, NodeOptionSources, NodePreloadOptions, OptionSources, Parsed, PoolOptions, PreloadLimits, ProxyOptions, ProxyPreloadOptions, RawNodeOptions, RawProxyOptions, RouteOption } from './config.ts'
 export { fetchCommand, SAMPLE_FILE, startEmbeddedDownstreams } from './embedded.ts'
 export type { CommandContext, EmbeddedDownstreams, EmbeddedOptions } from './embedded.ts'
 export { startMetricsServer } from './metrics-server.ts'
 export type { MetricsServer } from './metrics-server.ts'
-export { humanOutput, jsonOutput } from './output.ts'
-export type { DownstreamEvent, EmbeddedEvent, LifecycleEvent, MessageEvent, Output, OutputEvent, OutputStreams, ReadyDownstream, ReadyEvent } from './output.ts'
+export { localHelia } from './helia-node.ts'
+export type { LocalHeliaInit, PreloadHelia } from './helia-node.ts'
+export { apiBase, humanOutput, identityLines, jsonOutput, preloadCommand } from './output.ts'
+export type { DownstreamEvent, EmbeddedEvent, LifecycleEvent, MessageEvent, NodeReadyEvent, Output, OutputEvent, OutputStreams, ReadyDownstream, ReadyEvent } from './output.ts'
 export * from './constants.ts'
 export * from './errors.ts'

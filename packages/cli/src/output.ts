@@ -1,6 +1,7 @@
 /**
- * What `kitsune proxy` prints: JSON lines for machines (`--json`) or short
- * human lines. Both go to stdout; human warnings and errors go to stderr.
+ * What `kitsune proxy` and `kitsune node` print: JSON lines for machines
+ * (`--json`) or short human lines. Both go to stdout; human warnings and
+ * errors go to stderr.
  */
 
 import type { Writable } from 'node:stream'
@@ -26,6 +27,24 @@ export interface ReadyEvent {
   downstreams: ReadyDownstream[]
   /** The Prometheus URL, or `null` without `--metrics-listen` */
   metrics: string | null
+  /**
+   * The preload endpoint's URL (`http://host:port`), or `null` when preload
+   * mode is off
+   */
+  preload: string | null
+}
+
+/**
+ * The `ready` event of `kitsune node`: the node listens, and so does its API
+ */
+export interface NodeReadyEvent {
+  event: 'ready'
+  peerId: string
+  multiaddrs: string[]
+  /** The HTTP API's URL (`http://host:port`): `/api/v0/refs`, `/api/v0/id` */
+  api: string
+  /** The Prometheus URL, or `null` without `--metrics-listen` */
+  metrics: string | null
 }
 
 /**
@@ -42,6 +61,10 @@ export interface EmbeddedEvent {
   peer: string
   /** A command that fetches it through the proxy */
   command: string
+  /** The proxy's preload endpoint, or `null` when preload is off (`--no-bitswap`) */
+  preload: string | null
+  /** A command that asks it to preload a CID (replace `<cid>`) */
+  preloadCommand: string | null
 }
 
 /**
@@ -66,7 +89,40 @@ export interface LifecycleEvent {
   signal?: string
 }
 
-export type OutputEvent = ReadyEvent | EmbeddedEvent | DownstreamEvent | MessageEvent | LifecycleEvent
+export type OutputEvent = ReadyEvent | NodeReadyEvent | EmbeddedEvent | DownstreamEvent | MessageEvent | LifecycleEvent
+
+/**
+ * The base URL of a running HTTP API (`http://host:port`, no trailing
+ * slash), as printed and as given to the proxy
+ */
+export function apiBase (api: { url?: URL }, what: string): string {
+  if (api.url == null) {
+    throw new Error(`${what} has no API URL; is it started?`)
+  }
+  return api.url.href.replace(/\/$/, '')
+}
+
+/**
+ * The start-up lines that say where the identity came from: none for a key
+ * given in code
+ */
+export function identityLines (identity: { source: string, path?: string, created: boolean }, ephemeralNote: string): string[] {
+  if (identity.source === 'ephemeral') {
+    return [`identity     ephemeral (${ephemeralNote})`]
+  }
+  if (identity.path != null) {
+    return [`identity     ${identity.created ? 'created' : 'loaded'} ${identity.path}`]
+  }
+  return []
+}
+
+/**
+ * A command that asks the preload endpoint at `api` to fetch and keep a DAG,
+ * as a js-ipfs-era application does after adding content
+ */
+export function preloadCommand (api: string, cid = '<cid>'): string {
+  return `curl -X POST "${api}/api/v0/refs?arg=${cid}&recursive=true"`
+}
 
 /**
  * Something that prints proxy events
@@ -103,6 +159,29 @@ export function jsonOutput (streams: OutputStreams = defaultStreams()): Output {
 }
 
 /**
+ * The human lines of a `ready` event, of the proxy or of a node
+ */
+function readyLines (event: ReadyEvent | NodeReadyEvent): string[] {
+  const lines = [`peer id      ${event.peerId}`]
+  event.multiaddrs.forEach((address, i) => { lines.push(`${i === 0 ? 'listening on' : '            '} ${address}`) })
+  if ('downstreams' in event) {
+    for (const d of event.downstreams) {
+      lines.push(`downstream   ${d.peerId ?? d.source} ${d.status}${d.peerId != null && d.source !== d.peerId ? ` (${d.source})` : ''}`)
+    }
+  }
+  // a node's API, or the proxy's preload endpoint: both answer the same call
+  const [label, url] = 'api' in event ? ['api', event.api] : ['preload', event.preload]
+  if (url != null) {
+    lines.push(`${label.padEnd(12)} ${url}`, `             ${preloadCommand(url)}`)
+  }
+  if (event.metrics != null) {
+    lines.push(`metrics      ${event.metrics}`)
+  }
+  lines.push('ready')
+  return lines
+}
+
+/**
  * Lines for a person at a terminal
  */
 export function humanOutput (streams: OutputStreams = defaultStreams()): Output {
@@ -115,23 +194,23 @@ export function humanOutput (streams: OutputStreams = defaultStreams()): Output 
     emit: (event) => {
       switch (event.event) {
         case 'ready':
-          out(`peer id      ${event.peerId}`)
-          event.multiaddrs.forEach((address, i) => { out(`${i === 0 ? 'listening on' : '            '} ${address}`) })
-          for (const d of event.downstreams) {
-            out(`downstream   ${d.peerId ?? d.source} ${d.status}${d.peerId != null && d.source !== d.peerId ? ` (${d.source})` : ''}`)
-          }
-          if (event.metrics != null) {
-            out(`metrics      ${event.metrics}`)
-          }
-          out('ready')
+          readyLines(event).forEach(out)
           break
         case 'embedded':
           out('')
           out('Embedded mode: two in-process Helia nodes behind the proxy hold a sample file.')
           out(`  proxy   ${event.peer}`)
           out(`  sample  ${event.cid} (${event.size} bytes)`)
+          if (event.preload != null) {
+            out(`  preload ${event.preload}`)
+          }
           out('Fetch it through the proxy, from another terminal in this directory:')
           out(`  ${event.command}`)
+          if (event.preloadCommand != null) {
+            out('Preload content a client connected to the proxy has added (put its CID')
+            out('in place of <cid>); a 200 means a downstream holds the whole DAG:')
+            out(`  ${event.preloadCommand}`)
+          }
           out('Press Ctrl+C to stop.')
           break
         case 'downstream:up':

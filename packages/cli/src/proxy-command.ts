@@ -1,6 +1,7 @@
 /**
  * `kitsune proxy`: a libp2p node running the Kitsune proxy service (plus the
- * Bitswap forwarder) in front of a pool of downstream IPFS nodes.
+ * Bitswap forwarder, and in preload mode the preload endpoint) in front of a
+ * pool of downstream IPFS nodes.
  */
 
 import { resolve } from 'node:path'
@@ -17,19 +18,21 @@ import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import { Registry } from 'prom-client'
 import { loadBitswapForwarder } from './bitswap.ts'
+import { runDaemon, runParsed } from './command.ts'
 import { parseMetricsListen, parseProxyArgs, validateProxyOptions } from './config.ts'
-import { DEFAULT_KEY_FILE, DEFAULT_LISTEN, EXIT_FAILURE, EXIT_OK, SHUTDOWN_TIMEOUT } from './constants.ts'
+import { DEFAULT_KEY_FILE, DEFAULT_LISTEN, EMBEDDED_API_LISTEN } from './constants.ts'
 import { fetchCommand, startEmbeddedDownstreams } from './embedded.ts'
 import { CommandError, UsageError } from './errors.ts'
 import { startMetricsServer } from './metrics-server.ts'
-import { humanOutput, jsonOutput } from './output.ts'
+import { apiBase, identityLines, preloadCommand } from './output.ts'
 import { proxyUsage } from './usage.ts'
 import { version } from './version.ts'
 import type { ProxyOptions, RawProxyOptions } from './config.ts'
 import type { EmbeddedDownstreams, EmbeddedOptions } from './embedded.ts'
 import type { MetricsServer } from './metrics-server.ts'
-import type { Output, OutputStreams, ReadyEvent } from './output.ts'
+import type { OutputStreams, ReadyEvent } from './output.ts'
 import type { BitswapForwarder } from '@kitsune/bitswap-forwarder'
+import type { ProxyPreload } from '@kitsune/preload'
 import type { DownstreamInfo, LoadedIdentity, Proxy, ProxyStatus } from '@kitsune/proxy'
 import type { Identify } from '@libp2p/identify'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
@@ -48,6 +51,12 @@ export interface ProxyServices extends Record<string, unknown> {
   proxy: Proxy
   /** Present unless Bitswap forwarding is off (`--no-bitswap`) */
   bitswapForwarder?: BitswapForwarder
+  /**
+   * The preload endpoint: present in preload mode (`--preload-listen`, or
+   * embedded mode with the Bitswap forwarder). It finds the proxy and the
+   * forwarder at `components.proxy` and `components.bitswapForwarder`.
+   */
+  preload?: ProxyPreload
 }
 
 /**
@@ -96,6 +105,8 @@ export interface RunningProxy {
   embedded?: EmbeddedDownstreams
   /** Whether the Bitswap forwarder runs */
   bitswap: boolean
+  /** The preload endpoint's URL (`http://host:port`) in preload mode */
+  preloadUrl?: string
   /** The validated options the node was built from */
   options: ProxyOptions
   /** The proxy service's status: upstream peers, bridges, routes, downstreams */
@@ -103,8 +114,8 @@ export interface RunningProxy {
   /** The `ready` event for the node as it is now */
   readyEvent(): ReadyEvent
   /**
-   * Stops accepting connections, closes bridges, stops the node, the
-   * embedded downstreams and the metrics endpoint
+   * Stops accepting connections, closes bridges, stops the node (and its
+   * preload endpoint), the embedded downstreams and the metrics endpoint
    */
   stop(): Promise<void>
 }
@@ -131,16 +142,16 @@ function downstreamSummary (info: DownstreamInfo): { peerId: string | null, stat
 
 /**
  * The services of the proxy node; the Bitswap forwarder joins them when it
- * is wanted and can be loaded
+ * is wanted and can be loaded, and the preload endpoint in preload mode
  */
-async function buildServices (validated: ProxyOptions, embedded: string[]): Promise<{ services: ServiceFactoryMap<ProxyServices>, bitswap: boolean }> {
+async function buildServices (validated: ProxyOptions, embeddedApis: string[], preloadListen?: string): Promise<{ services: ServiceFactoryMap<ProxyServices>, bitswap: boolean }> {
   const services: ServiceFactoryMap<ProxyServices> = {
     identify: identify(),
     ping: ping(),
     proxy: proxy({
       ...validated.pool,
-      downstreams: [...validated.downstreams, ...embedded],
-      downstreamApis: validated.downstreamApis,
+      downstreams: validated.downstreams,
+      downstreamApis: [...validated.downstreamApis, ...embeddedApis],
       routes: validated.routes
     })
   }
@@ -151,6 +162,12 @@ async function buildServices (validated: ProxyOptions, embedded: string[]): Prom
 
   const bitswapForwarder = await loadBitswapForwarder()
   services.bitswapForwarder = bitswapForwarder({})
+
+  if (preloadListen != null) {
+    const { proxyPreload } = await import('@kitsune/preload')
+    services.preload = proxyPreload({ ...validated.preload, listen: preloadListen })
+  }
+
   return { services, bitswap: true }
 }
 
@@ -199,6 +216,24 @@ async function createProxyNode (validated: ProxyOptions, init: NodeInit): Promis
   }
 }
 
+/**
+ * Where the preload endpoint listens, if preload mode is on: asked for, or
+ * embedded mode's default (the endpoint needs the Bitswap forwarder)
+ */
+function preloadListenOf (validated: ProxyOptions, embedded: boolean): string | undefined {
+  if (validated.preloadListen != null) {
+    return validated.preloadListen
+  }
+  return embedded && validated.bitswap ? EMBEDDED_API_LISTEN : undefined
+}
+
+function preloadWarnings (validated: ProxyOptions, embedded: boolean): string[] {
+  if (validated.preloadListen != null && !embedded && validated.downstreamApis.length === 0) {
+    return ['preload mode asks downstreams to fetch DAGs through their Kubo RPC API: give them with --downstream-api, or no downstream can preload']
+  }
+  return []
+}
+
 function wantsEmbedded (options: StartProxyOptions, validated: ProxyOptions): boolean {
   if (options.embedded != null) {
     return options.embedded !== false
@@ -209,7 +244,8 @@ function wantsEmbedded (options: StartProxyOptions, validated: ProxyOptions): bo
 /**
  * Starts a proxy node as `kitsune proxy` does: TCP and WebSockets, noise,
  * yamux and mplex, identify, ping, the proxy service with front-door
- * connection limits, the Bitswap forwarder, and optionally a Prometheus
+ * connection limits, the Bitswap forwarder, the preload endpoint in preload
+ * mode (`preloadListen`, or embedded mode), and optionally a Prometheus
  * endpoint. Resolves once the node listens and every downstream has been
  * tried.
  *
@@ -222,7 +258,7 @@ export async function startProxy (options: StartProxyOptions = {}): Promise<Runn
   const embeddedMode = wantsEmbedded(options, validated)
 
   const identity = await loadIdentity(options, validated, embeddedMode)
-  for (const warning of identity.loaded?.warnings ?? []) {
+  for (const warning of [...identity.loaded?.warnings ?? [], ...preloadWarnings(validated, embeddedMode)]) {
     warn(warning)
   }
 
@@ -243,7 +279,8 @@ export async function startProxy (options: StartProxyOptions = {}): Promise<Runn
       embedded = await startEmbeddedDownstreams(typeof options.embedded === 'object' ? options.embedded : {})
     }
 
-    const { services, bitswap } = await buildServices(validated, embedded?.multiaddrs ?? [])
+    // embedded downstreams are given by their APIs: preloading needs their /api/v0/refs
+    const { services, bitswap } = await buildServices(validated, embedded?.apis ?? [], preloadListenOf(validated, embeddedMode))
     const registry = validated.metricsListen != null ? new Registry() : undefined
     const running = node = await createProxyNode(validated, {
       privateKey: identity.privateKey,
@@ -256,6 +293,7 @@ export async function startProxy (options: StartProxyOptions = {}): Promise<Runn
       metricsServer = await startMetricsServer(parseMetricsListen(validated.metricsListen), registry)
     }
     const metricsUrl = metricsServer?.url
+    const preloadUrl = running.services.preload != null ? apiBase(running.services.preload, 'the preload endpoint') : undefined
 
     await running.services.proxy.ready()
 
@@ -270,6 +308,7 @@ export async function startProxy (options: StartProxyOptions = {}): Promise<Runn
       metricsUrl,
       embedded,
       bitswap,
+      preloadUrl,
       options: validated,
       status: () => running.services.proxy.status(),
       readyEvent: () => ({
@@ -277,7 +316,8 @@ export async function startProxy (options: StartProxyOptions = {}): Promise<Runn
         peerId: running.peerId.toString(),
         multiaddrs: running.getMultiaddrs().map(ma => ma.toString()),
         downstreams: running.services.proxy.status().downstreams.map(downstreamSummary),
-        metrics: metricsUrl ?? null
+        metrics: metricsUrl ?? null,
+        preload: preloadUrl ?? null
       }),
       stop
     }
@@ -285,27 +325,6 @@ export async function startProxy (options: StartProxyOptions = {}): Promise<Runn
     await stop().catch(() => {})
     throw err
   }
-}
-
-/**
- * Resolves with the name of the first SIGINT or SIGTERM; `cancel` removes the
- * handlers
- */
-function onSignal (): { signalled: Promise<NodeJS.Signals>, cancel(): void } {
-  let cancel = (): void => {}
-  const signalled = new Promise<NodeJS.Signals>(resolve => {
-    const handler = (signal: NodeJS.Signals): void => {
-      cancel()
-      resolve(signal)
-    }
-    cancel = () => {
-      process.off('SIGINT', handler)
-      process.off('SIGTERM', handler)
-    }
-    process.on('SIGINT', handler)
-    process.on('SIGTERM', handler)
-  })
-  return { signalled, cancel }
 }
 
 function describeRoutes (running: RunningProxy): string[] {
@@ -322,14 +341,7 @@ function describeRoutes (running: RunningProxy): string[] {
  * a {@link UsageError} or another error for the caller to report.
  */
 export async function runProxyCommand (args: string[], streams?: OutputStreams): Promise<number> {
-  const parsed = await parseProxyArgs(args)
-
-  if (parsed.help) {
-    (streams?.stdout ?? process.stdout).write(proxyUsage())
-    return EXIT_OK
-  }
-
-  return runProxy(parsed.options, streams)
+  return runParsed(await parseProxyArgs(args), proxyUsage, async options => runProxy(options, streams), streams)
 }
 
 /**
@@ -337,93 +349,39 @@ export async function runProxyCommand (args: string[], streams?: OutputStreams):
  * lines or human lines. Returns the exit code.
  */
 export async function runProxy (options: ProxyOptions, streams?: OutputStreams): Promise<number> {
-  const output: Output = options.json ? jsonOutput(streams) : humanOutput(streams)
-  output.info(`kitsune proxy ${version()}`)
+  return runDaemon<RunningProxy>({
+    command: 'proxy',
+    json: options.json,
+    streams,
+    log,
+    start: async (onWarning) => startProxy({ ...options, onWarning }),
+    ready: (running, output) => {
+      const lines = [...identityLines(running.identity, 'embedded mode; pass --key to keep one'), ...describeRoutes(running)]
+      lines.forEach(line => { output.info(line) })
+      output.emit(running.readyEvent())
+    },
+    started: (running, output) => {
+      const pool = running.node.services.proxy.pool
+      for (const type of ['downstream:up', 'downstream:down', 'downstream:draining'] as const) {
+        pool.addEventListener(type, (evt) => {
+          output.emit({ event: type, ...downstreamSummary(evt.detail), error: evt.detail.lastError })
+        })
+      }
 
-  // listen before anything is printed: whoever reads the ready line may
-  // signal at once. A signal during start-up stops the proxy once it is up.
-  const { signalled, cancel } = onSignal()
-
-  // in JSON mode the ready line comes first: warnings from the start wait for it
-  const startupWarnings: string[] = []
-  let running: RunningProxy
-  try {
-    running = await startProxy({
-      ...options,
-      onWarning: (message) => { options.json ? startupWarnings.push(message) : output.warn(message) }
-    })
-  } catch (err: any) {
-    cancel()
-    if (options.json) {
-      output.error(err.message)
+      if (running.embedded != null) {
+        const addresses = running.node.getMultiaddrs().map(ma => ma.toString())
+        const peer = addresses.find(address => !address.includes('/ws')) ?? addresses[0]
+        const cid = running.embedded.cid.toString()
+        output.emit({
+          event: 'embedded',
+          cid,
+          size: running.embedded.content.byteLength,
+          peer,
+          command: fetchCommand(cid, peer),
+          preload: running.preloadUrl ?? null,
+          preloadCommand: running.preloadUrl != null ? preloadCommand(running.preloadUrl) : null
+        })
+      }
     }
-    throw err
-  }
-
-  const { identity } = running
-  if (identity.source === 'ephemeral') {
-    output.info('identity     ephemeral (embedded mode; pass --key to keep one)')
-  } else if (identity.path != null) {
-    output.info(`identity     ${identity.created ? 'created' : 'loaded'} ${identity.path}`)
-  }
-  describeRoutes(running).forEach(line => { output.info(line) })
-
-  // the ready line reflects every state change so far; later ones are events
-  output.emit(running.readyEvent())
-  startupWarnings.forEach(message => { output.warn(message) })
-  const pool = running.node.services.proxy.pool
-  for (const type of ['downstream:up', 'downstream:down', 'downstream:draining'] as const) {
-    pool.addEventListener(type, (evt) => {
-      output.emit({ event: type, ...downstreamSummary(evt.detail), error: evt.detail.lastError })
-    })
-  }
-
-  if (running.embedded != null) {
-    const addresses = running.node.getMultiaddrs().map(ma => ma.toString())
-    const peer = addresses.find(address => !address.includes('/ws')) ?? addresses[0]
-    const cid = running.embedded.cid.toString()
-    output.emit({
-      event: 'embedded',
-      cid,
-      size: running.embedded.content.byteLength,
-      peer,
-      command: fetchCommand(cid, peer)
-    })
-  }
-
-  // a stray rejection inside a library should not take the front door down
-  const onRejection = (reason: any): void => {
-    log.error('unhandled rejection - %e', reason)
-    output.error(`unhandled rejection: ${reason?.message ?? String(reason)}`)
-  }
-  process.on('unhandledRejection', onRejection)
-
-  const signal = await signalled
-  process.off('unhandledRejection', onRejection)
-  output.emit({ event: 'stopping', signal })
-
-  // a second signal does not wait for the graceful stop
-  const force = (): void => {
-    output.error('stopped without finishing the shutdown')
-    process.exit(EXIT_FAILURE)
-  }
-  process.once('SIGINT', force)
-  process.once('SIGTERM', force)
-
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const timedOut = await Promise.race([
-    running.stop().then(() => false),
-    new Promise<boolean>(resolve => { timer = setTimeout(() => { resolve(true) }, SHUTDOWN_TIMEOUT) })
-  ])
-  clearTimeout(timer)
-  process.off('SIGINT', force)
-  process.off('SIGTERM', force)
-
-  if (timedOut) {
-    output.error(`the shutdown took longer than ${SHUTDOWN_TIMEOUT} ms; exiting anyway`)
-    return EXIT_FAILURE
-  }
-
-  output.emit({ event: 'stopped' })
-  return EXIT_OK
+  })
 }

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { expect } from 'aegir/chai'
-import { CONFIG_KEYS, parseGetArgs, parseMetricsListen, parseProxyArgs, parseRoute } from '../src/config.ts'
+import { CONFIG_KEYS, NODE_CONFIG_KEYS, parseGetArgs, parseMetricsListen, parseNodeArgs, parseProxyArgs, parseRoute } from '../src/config.ts'
 import { fetchCommand } from '../src/embedded.ts'
 import { UsageError } from '../src/errors.ts'
 
@@ -35,9 +35,91 @@ describe('config', () => {
         json: false,
         bitswap: true,
         frontDoor: {},
-        pool: {}
+        pool: {},
+        preloadListen: undefined,
+        preload: {}
       }
     })
+    expect(await parseNodeArgs([])).to.deep.equal({
+      help: false,
+      options: {
+        listen: [],
+        apiListen: 'http://127.0.0.1:5001',
+        blockstore: undefined,
+        key: undefined,
+        metricsListen: undefined,
+        json: false,
+        preload: {}
+      }
+    })
+  })
+
+  it('parses preload mode: --preload-listen and the "preload" object', async () => {
+    const file = join(dir, 'preload.json')
+    await writeFile(file, JSON.stringify({
+      downstreamApi: 'http://10.0.0.2:5001',
+      preloadListen: '/ip4/0.0.0.0/tcp/5001',
+      preload: { cors: ['https://app.example'], trustedProxies: ['10.0.0.9'], rateLimit: 10, maxDagBytes: 1024, strategy: 'least-outstanding', probeTimeout: 2000 }
+    }))
+    const parsed = await parseProxyArgs(['--config', file])
+    expect(parsed).to.have.nested.property('options.preloadListen', 'http://0.0.0.0:5001')
+    expect(parsed).to.have.deep.nested.property('options.preload', { cors: ['https://app.example'], trustedProxies: ['10.0.0.9'], rateLimit: 10, maxDagBytes: 1024, strategy: 'least-outstanding', probeTimeout: 2000 })
+
+    // the flag wins, and takes a URL or an IPv6 multiaddr too
+    expect(await parseProxyArgs(['--config', file, '--preload-listen', 'http://127.0.0.1:0'])).to.have.nested.property('options.preloadListen', 'http://127.0.0.1:0')
+    expect(await parseProxyArgs(['--preload-listen', '/ip6/::1/tcp/5001'])).to.have.nested.property('options.preloadListen', 'http://[::1]:5001')
+  })
+
+  it('parses kitsune node, flags winning over the config file', async () => {
+    const file = join(dir, 'node.json')
+    await writeFile(file, JSON.stringify({
+      listen: ['/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/tcp/4002/ws'],
+      apiListen: 'http://10.0.0.1:5001',
+      blockstore: 'blocks',
+      key: 'node.key',
+      json: true,
+      preload: { pin: true, maxArgs: 4, cors: false }
+    }))
+    const parsed = await parseNodeArgs(['--config', file, '--api-listen', '/ip4/127.0.0.1/tcp/5002', '--no-json'])
+    expect(parsed).to.deep.equal({
+      help: false,
+      options: {
+        listen: ['/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/tcp/4002/ws'],
+        apiListen: 'http://127.0.0.1:5002',
+        // relative to the file
+        blockstore: join(dir, 'blocks'),
+        key: join(dir, 'node.key'),
+        metricsListen: undefined,
+        json: false,
+        preload: { pin: true, maxArgs: 4, cors: false }
+      }
+    })
+    expect(await parseNodeArgs(['-h'])).to.deep.equal({ help: true })
+  })
+
+  it('names the bad preload or node value in a one-line usage error', async () => {
+    const cases: Array<[object, RegExp, 'proxy' | 'node']> = [
+      [{ preload: { rateLimit: 0 } }, /"preload" in .*\.rateLimit must be a positive integer/, 'proxy'],
+      [{ preload: { cors: 'https://x' } }, /cors must be "\*", false, or a list of origins/, 'proxy'],
+      [{ preload: { trustedProxies: '10.0.0.1' } }, /trustedProxies must be a list/, 'proxy'],
+      [{ preload: { strategy: 'fastest' } }, /unknown strategy "fastest"/, 'proxy'],
+      [{ preload: { pin: true } }, /unknown key "pin"/, 'proxy'],
+      [{ preload: [] }, /"preload" in .* must be an object/, 'proxy'],
+      [{ bitswap: false, preloadListen: 'http://127.0.0.1:5001' }, /"preloadListen" in .* needs the Bitswap forwarder, which "bitswap" in .* turns off/, 'proxy'],
+      [{ preload: { pin: 'yes' } }, /pin must be true or false/, 'node'],
+      [{ preload: { probeTimeout: 5 } }, /unknown key "probeTimeout"/, 'node'],
+      [{ apiListen: '/ip4/127.0.0.1/udp/5001' }, /"apiListen" in .* must be a TCP address/, 'node'],
+      [{ kuboConfig: 'config' }, /unknown key "kuboConfig"/, 'node']
+    ]
+    for (const [config, message, command] of cases) {
+      const file = join(dir, 'bad.json')
+      await writeFile(file, JSON.stringify(config))
+      const err = await (command === 'node' ? parseNodeArgs(['--config', file]) : parseProxyArgs(['--config', file])).then(() => undefined, (err: Error) => err)
+      expect(err, JSON.stringify(config)).to.be.an.instanceOf(UsageError).with.property('command', command)
+      expect(err?.message, JSON.stringify(config)).to.match(message).and.not.include('\n')
+    }
+    const flag = await parseProxyArgs(['--no-bitswap', '--preload-listen', '/ip4/127.0.0.1/tcp/0']).then(() => undefined, (err: Error) => err)
+    expect(flag?.message).to.equal('--preload-listen needs the Bitswap forwarder, which --no-bitswap turns off')
   })
 
   it('parses repeatable flags, negations and routes', async () => {
@@ -137,6 +219,15 @@ describe('config', () => {
     await writeFile(join(dir, 'example.json'), example ?? '')
     const parsed = await parseProxyArgs(['--config', join(dir, 'example.json')])
     expect(parsed).to.have.nested.property('options.routes').with.lengthOf(2)
+    expect(parsed).to.have.nested.property('options.preloadListen').that.is.a('string')
+
+    const nodeExample = /### Example `kitsune node` config file\n\n```json\n([\s\S]*?)```/.exec(doc)?.[1]
+    expect(nodeExample).to.be.a('string')
+    for (const key of Object.keys(JSON.parse(nodeExample ?? ''))) {
+      expect(NODE_CONFIG_KEYS).to.include(key)
+    }
+    await writeFile(join(dir, 'node-example.json'), nodeExample ?? '')
+    expect(await parseNodeArgs(['--config', join(dir, 'node-example.json')])).to.have.nested.property('options.blockstore').that.is.a('string')
   })
 
   it('prints a fetch command that works where it is printed', () => {

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import type { CID } from 'multiformats/cid'
 import type { ChildProcess } from 'node:child_process'
 
 /**
@@ -56,7 +57,49 @@ export async function runBinary (args: string[], timeout = 30_000): Promise<{ co
 }
 
 /**
- * A long-running `kitsune proxy --json`, read line by line
+ * A long-running command without `--json`: resolves once it prints `ready`,
+ * with its stdout so far and a way to stop it
+ */
+export async function startHuman (args: string[]): Promise<{ stdout: string, stop(signal?: NodeJS.Signals): Promise<{ code: number | null, stdout: string }> }> {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8')
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
+  const exited = new Promise<number | null>(resolve => { child.once('exit', resolve) })
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (chunk: string) => {
+      stdout += chunk
+      if (/^ready$/m.test(stdout)) {
+        resolve()
+      }
+    })
+    exited.then(() => { reject(new Error(`exited early: ${stdout}${stderr}`)) }, reject)
+  })
+  return {
+    stdout,
+    stop: async (signal = 'SIGTERM') => {
+      child.kill(signal)
+      const code = await exited
+      return { code, stdout }
+    }
+  }
+}
+
+/**
+ * A whole block from a Helia blockstore (which yields it in chunks)
+ */
+export async function readBlock (helia: { blockstore: { get(cid: CID, options?: { signal?: AbortSignal }): AsyncIterable<Uint8Array> | Iterable<Uint8Array> } }, cid: CID, timeout = 10_000): Promise<Buffer> {
+  const chunks: Uint8Array[] = []
+  for await (const chunk of helia.blockstore.get(cid, { signal: AbortSignal.timeout(timeout) })) {
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks)
+}
+
+/**
+ * A long-running `kitsune proxy --json` (or `kitsune node --json`), read
+ * line by line
  */
 export class JsonProcess {
   readonly child: ChildProcess

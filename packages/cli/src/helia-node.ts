@@ -1,0 +1,92 @@
+/**
+ * The Helia nodes the CLI starts (the downstreams of embedded mode, `kitsune
+ * node`, the client of `kitsune get`) are built from explicit parts: Helia's
+ * light constructor, Bitswap, and a libp2p config with only the transports,
+ * encrypters, muxers and services listed here. No bootstrap, no DHT, no mDNS,
+ * no delegated routing, no AutoNAT or UPnP: such a node talks only to the
+ * peers that connect to it, or that it is told to dial.
+ */
+
+import { withBitswap } from '@helia/bitswap'
+import { withLibp2pLight } from '@helia/libp2p'
+import { identify } from '@libp2p/identify'
+import { mplex } from '@libp2p/mplex'
+import { noise } from '@libp2p/noise'
+import { ping } from '@libp2p/ping'
+import { prometheusMetrics } from '@libp2p/prometheus-metrics'
+import { tcp } from '@libp2p/tcp'
+import { webSockets } from '@libp2p/websockets'
+import { yamux } from '@libp2p/yamux'
+import { MemoryBlockstore } from 'blockstore-core'
+import { MemoryDatastore } from 'datastore-core'
+import { createHeliaLight } from 'helia'
+import type { HeliaWithLibp2p } from '@helia/libp2p'
+import type { PreloadApi } from '@kitsune/preload'
+import type { PrivateKey } from '@libp2p/interface'
+import type { HeliaInit } from 'helia'
+import type { Registry } from 'prom-client'
+
+/**
+ * A Helia node with libp2p and a preload endpoint (`withPreload` of
+ * `@kitsune/preload`)
+ */
+export type PreloadHelia = HeliaWithLibp2p & { preload: PreloadApi }
+
+/**
+ * How to build a {@link localHelia} node
+ */
+export interface LocalHeliaInit {
+  /** Listen multiaddrs; empty for a node that only dials */
+  listen: string[]
+  /**
+   * Add the WebSockets transport beside TCP
+   *
+   * @default false
+   */
+  webSockets?: boolean
+  /**
+   * Where blocks live
+   *
+   * @default a MemoryBlockstore
+   */
+  blockstore?: HeliaInit['blockstore']
+  /** The identity; a new key when unset */
+  privateKey?: PrivateKey
+  /** libp2p's Prometheus metrics land in this registry */
+  registry?: Registry
+  /**
+   * Dial any address, loopback and private ones included (libp2p's default
+   * gater may refuse them); for a client the user pointed at one peer
+   *
+   * @default false
+   */
+  dialAnyAddress?: boolean
+}
+
+/**
+ * A Helia node with Bitswap and a libp2p node with TCP (and optionally
+ * WebSockets), noise, yamux, mplex (as js-ipfs-era peers speak), identify
+ * and ping; the datastore is in memory. Not started yet: add mixins such as
+ * `withPreload`, then call `start()`.
+ */
+export function localHelia (init: LocalHeliaInit): HeliaWithLibp2p {
+  return withBitswap(withLibp2pLight(createHeliaLight({
+    blockstore: init.blockstore ?? new MemoryBlockstore(),
+    datastore: new MemoryDatastore()
+  }), {
+    privateKey: init.privateKey,
+    addresses: {
+      listen: init.listen
+    },
+    transports: init.webSockets === true ? [tcp(), webSockets()] : [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux(), mplex()],
+    connectionGater: init.dialAnyAddress === true ? { denyDialMultiaddr: () => false } : undefined,
+    metrics: init.registry != null ? prometheusMetrics({ registry: init.registry }) : undefined,
+    services: {
+      // Bitswap learns that a peer speaks it through identify
+      identify: identify(),
+      ping: ping()
+    }
+  })) as unknown as HeliaWithLibp2p
+}
