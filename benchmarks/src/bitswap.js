@@ -29,42 +29,30 @@
  *                      each kind, into benchmarks/profiles/)
  */
 
-import { mkdirSync } from 'node:fs'
 import os from 'node:os'
-import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
-import { cpuSeconds, killAllRoles, spawnRole } from './rpc.js'
-import { GiB, MB, MiB, fmt, median, percentile, round, table } from './stats.js'
+import { cpuText, cpuTotal, medianCpuSeconds, requirePositiveIntegers, rounded, setupBenchmark, stopAll } from './harness.js'
+import { cpuSeconds } from './rpc.js'
+import { MB, MiB, fmt, median, percentile, round, table } from './stats.js'
 
-if (Number(process.versions.node.split('.')[0]) < 22) {
-  console.error(`Node ${process.version} is too old for libp2p 3 (needs >= 22): run it with \`npm run bench\`, which uses the repo's Node 24`)
-  process.exit(2)
-}
-
-const { values: opts } = parseArgs({
+const bench = setupBenchmark({
+  usage: 'node src/bitswap.js [--json] [--file MiB=64] [--rounds N=5] [--blocks N=4096] [--block-bytes B=1024] [--concurrency N=256] [--peers N=200] [--wants N=100] [--peer-procs N=4] [--waves N=2] [--window MiB] [--phases file,blocks,memory] [--timeout s=420] [--profile]',
+  timeout: 420,
   options: {
-    json: { type: 'boolean', default: false },
-    file: { type: 'string', default: '64' },
-    rounds: { type: 'string', default: '5' },
-    blocks: { type: 'string', default: '4096' },
-    'block-bytes': { type: 'string', default: '1024' },
-    concurrency: { type: 'string', default: '256' },
-    peers: { type: 'string', default: '200' },
-    wants: { type: 'string', default: '100' },
-    'peer-procs': { type: 'string', default: '4' },
-    waves: { type: 'string', default: '2' },
-    phases: { type: 'string', default: 'file,blocks,memory' },
-    timeout: { type: 'string', default: '420' },
-    window: { type: 'string' },
-    profile: { type: 'boolean', default: false },
-    help: { type: 'boolean', short: 'h', default: false }
+    file: '64',
+    rounds: '5',
+    blocks: '4096',
+    'block-bytes': '1024',
+    concurrency: '256',
+    peers: '200',
+    wants: '100',
+    'peer-procs': '4',
+    waves: '2',
+    phases: 'file,blocks,memory',
+    window: null,
+    profile: false
   }
 })
-
-if (opts.help) {
-  console.log('Usage: node src/bitswap.js [--json] [--file MiB=64] [--rounds N=5] [--blocks N=4096] [--block-bytes B=1024] [--concurrency N=256] [--peers N=200] [--wants N=100] [--peer-procs N=4] [--waves N=2] [--window MiB] [--phases file,blocks,memory] [--timeout s=420] [--profile]')
-  process.exit(0)
-}
+const { opts, say, machine, start } = bench
 
 const FILE_BYTES = Math.round(Number(opts.file) * MiB)
 const WARMUP_FILE_BYTES = Math.min(FILE_BYTES, 8 * MiB)
@@ -80,12 +68,7 @@ const WAVES = Number(opts.waves)
 const WINDOW = opts.window == null ? undefined : Math.round(Number(opts.window) * MiB)
 const PHASES = new Set(opts.phases.split(',').map(s => s.trim()))
 
-for (const [name, value] of Object.entries({ file: FILE_BYTES, rounds: ROUNDS, blocks: BLOCKS, 'block-bytes': BLOCK_BYTES, concurrency: CONCURRENCY, peers: PEERS, wants: WANTS, 'peer-procs': PEER_PROCS, waves: WAVES })) {
-  if (!Number.isInteger(value) || value <= 0) {
-    console.error(`--${name} must be a positive integer`)
-    process.exit(2)
-  }
-}
+requirePositiveIntegers({ file: FILE_BYTES, rounds: ROUNDS, blocks: BLOCKS, 'block-bytes': BLOCK_BYTES, concurrency: CONCURRENCY, peers: PEERS, wants: WANTS, 'peer-procs': PEER_PROCS, waves: WAVES })
 for (const phase of PHASES) {
   if (!['file', 'blocks', 'memory'].includes(phase)) {
     console.error(`unknown phase ${phase} (file, blocks, memory)`)
@@ -93,52 +76,7 @@ for (const phase of PHASES) {
   }
 }
 
-// progress goes to stderr in --json mode so stdout holds only the JSON object
-const say = opts.json ? (...a) => console.error(...a) : (...a) => console.log(...a)
-
-// never leave a role process behind: on any exit path, kill what is left
-process.on('exit', killAllRoles)
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.on(signal, () => {
-    killAllRoles()
-    process.exit(130)
-  })
-}
-const watchdog = setTimeout(() => {
-  console.error(`benchmark did not finish within ${opts.timeout}s, giving up`)
-  killAllRoles()
-  process.exit(1)
-}, Number(opts.timeout) * 1000)
-watchdog.unref()
-
-const machine = {
-  node: process.version,
-  platform: `${process.platform} ${process.arch}`,
-  cores: os.availableParallelism(),
-  cpu: os.cpus()[0]?.model?.trim() ?? 'unknown',
-  memoryGiB: round(os.totalmem() / GiB, 1),
-  loadAvgAtStart: os.loadavg().map(l => round(l, 2)),
-  date: new Date().toISOString()
-}
-
-/** every role started and not yet stopped, so a failure can stop them */
-const live = new Set()
-
-function start (name, options) {
-  const role = spawnRole(name, options)
-  live.add(role)
-  role.exited.then(() => live.delete(role))
-  return role
-}
-
-async function stopAll (roles) {
-  await Promise.all(roles.filter(r => r != null).map(r => r.stop()))
-}
-
 const mib = (bytes) => bytes / MiB
-const PROFILE_DIR = fileURLToPath(new URL('../profiles/', import.meta.url))
-/** @type {string[]} */
-const profiles = []
 const PATHS = ['direct', 'proxy']
 
 /**
@@ -191,9 +129,7 @@ async function fetchPhases () {
       const result = await client.call(cmd, args, 180_000)
       const [c1, p1, d1] = await Promise.all([client.call('mark'), proxy.call('mark'), downstream.call('mark')])
       if (profile) {
-        mkdirSync(PROFILE_DIR, { recursive: true })
-        const { file } = await proxy.call('profile-stop', { file: `${PROFILE_DIR}${machine.date.replace(/[:.]/g, '-')}-bitswap-proxy-${kind}.cpuprofile` })
-        profiles.push(file)
+        await proxy.call('profile-stop', { file: bench.profileFile(`bitswap-proxy-${kind}`) })
       }
       const stats = statsDelta(statsBefore, await proxy.call('stats'))
       if (result.connectedTo.length !== 1 || result.connectedTo[0] !== targets[path].peerId) {
@@ -233,14 +169,13 @@ async function fetchPhases () {
       if (st.cacheHits !== 0 || st.blocksReceived < needed || st.blocksSent < needed) {
         throw new Error(`round ${r + 1}: the proxy served ${st.cacheHits} blocks from a cache, fetched ${st.blocksReceived} from its downstream and sent ${st.blocksSent}, expected at least ${needed}`)
       }
-      const cpuTotal = (x) => x.cpu.client + x.cpu.proxy + x.cpu.downstream
       // both paths are CPU-bound on a small machine: if all three processes
       // shared the cores perfectly, the proxy path could reach at best the
       // direct path's total CPU over its own
       const ceiling = cpuTotal(d) / cpuTotal(p)
       rounds.push({ order: order.join(','), direct: d, proxy: p, ratio: p.rate / d.rate, cpuCeiling: ceiling, coresBusy: { direct: cpuTotal(d) / d.seconds, proxy: cpuTotal(p) / p.seconds } })
       say(`  round ${r + 1} (${order.join(' then ')}): direct ${fmt(d.rate, digits, 7)} ${unit}, proxy ${fmt(p.rate, digits, 7)} ${unit}, ratio ${fmt(p.rate / d.rate, 2)}; ` +
-        `cpu s: client ${fmt(d.cpu.client, 2)} / ${fmt(p.cpu.client, 2)}, downstream ${fmt(d.cpu.downstream, 2)} / ${fmt(p.cpu.downstream, 2)}, proxy ${fmt(p.cpu.proxy, 2)} (direct / proxy path), cores busy ${fmt(cpuTotal(d) / d.seconds, 1)} / ${fmt(cpuTotal(p) / p.seconds, 1)}; ` +
+        `${cpuText(d, p)}; ` +
         `proxy: ${st.blocksReceived} blocks in, ${st.blocksSent} out, ${st.wantsReceived} wants in, ${st.wantsForwarded} out` +
         (st.duplicateBlocks + st.failovers + st.timeouts + st.dontHavesSent + st.cutOffs > 0 ? `, ${st.duplicateBlocks} duplicates, ${st.failovers} fail-overs, ${st.timeouts} timeouts, ${st.dontHavesSent} DONT_HAVEs, ${st.cutOffs} cut-offs` : ''))
     }
@@ -258,14 +193,8 @@ async function fetchPhases () {
       ratio: round(viaProxy / direct, 3),
       cpuCeiling: round(ceiling, 3),
       roundRatios: ratios.map(x => round(x, 3)),
-      medianCpuSeconds: {
-        directClient: round(median(rounds.map(r => r.direct.cpu.client)), 3),
-        directDownstream: round(median(rounds.map(r => r.direct.cpu.downstream)), 3),
-        proxyClient: round(median(rounds.map(r => r.proxy.cpu.client)), 3),
-        proxyDownstream: round(median(rounds.map(r => r.proxy.cpu.downstream)), 3),
-        proxy: round(median(rounds.map(r => r.proxy.cpu.proxy)), 3)
-      },
-      rounds: rounds.map(r => JSON.parse(JSON.stringify(r, (_k, v) => typeof v === 'number' ? round(v, 3) : v)))
+      medianCpuSeconds: medianCpuSeconds(rounds),
+      rounds: rounds.map(rounded)
     }
   }
 
@@ -431,8 +360,7 @@ async function memoryPhases () {
 }
 
 async function main () {
-  say(`Kitsune Bitswap benchmark, ${machine.date}`)
-  say(`Node ${machine.node} · ${machine.platform} · ${machine.cores} cores (${machine.cpu}) · ${machine.memoryGiB} GiB RAM · load average ${machine.loadAvgAtStart.join(' ')}`)
+  bench.sayMachine('Kitsune Bitswap benchmark')
   say('proxy: @kitsune/proxy + bitswapForwarder() as `kitsune proxy` builds it (front-door noise crypto, muxer and connection manager; no block cache); every node its own process, 127.0.0.1')
   say('')
 
@@ -443,15 +371,8 @@ async function main () {
   if (PHASES.has('memory')) {
     results.memory = await memoryPhases()
   }
-  machine.loadAvgAtEnd = os.loadavg().map(l => round(l, 2))
-  if (profiles.length > 0) {
-    results.profiles = profiles
-    say('CPU profiles of the proxy during its last fetch of each kind (summarise with: node src/profile-summary.js <file>):')
-    for (const file of profiles) {
-      say(`  ${file}`)
-    }
-    say('')
-  }
+  bench.endLoad()
+  bench.sayProfiles(results, 'CPU profiles of the proxy during its last fetch of each kind')
 
   if (opts.json) {
     console.log(JSON.stringify(results, null, 2))
@@ -486,15 +407,4 @@ async function main () {
   say(`load average at end ${machine.loadAvgAtEnd.join(' ')}`)
 }
 
-main().then(() => {
-  clearTimeout(watchdog)
-}, async (err) => {
-  console.error('benchmark failed:', err?.stack ?? err)
-  process.exitCode = 1
-  await Promise.race([
-    Promise.all([...live].map(role => role.stop(3_000).catch(() => {}))),
-    new Promise(resolve => setTimeout(resolve, 5_000).unref())
-  ])
-  killAllRoles()
-  clearTimeout(watchdog)
-})
+bench.run(main)

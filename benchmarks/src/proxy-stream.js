@@ -33,41 +33,29 @@
  *             process, start-up and idle included)
  */
 
-import { mkdirSync } from 'node:fs'
-import os from 'node:os'
-import { parseArgs } from 'node:util'
-import { fileURLToPath } from 'node:url'
-import { cpuSeconds, killAllRoles, spawnRole } from './rpc.js'
+import { basename, dirname } from 'node:path'
+import { rounded, setupBenchmark } from './harness.js'
+import { cpuSeconds } from './rpc.js'
 import { GiB, MB, MiB, fmt, median, round, summarize, table } from './stats.js'
 
-if (Number(process.versions.node.split('.')[0]) < 22) {
-  console.error(`Node ${process.version} is too old for libp2p 3 (needs >= 22): run it with \`npm run bench\`, which uses the repo's Node 24`)
-  process.exit(2)
-}
-
-const { values: opts } = parseArgs({
+const bench = setupBenchmark({
+  usage: 'node src/proxy-stream.js [--json] [--size MiB=768] [--rounds N=5] [--samples N=300] [--warmup N=50] [--chunk KiB=64] [--profile] [--cpu-prof] [--timeout s=600] [--max-buffered MiB] [--window MiB] [--pace MB/s] [--stock-noise]',
+  timeout: 600,
   options: {
-    json: { type: 'boolean', default: false },
-    size: { type: 'string', default: '768' },
-    rounds: { type: 'string', default: '5' },
-    samples: { type: 'string', default: '300' },
-    warmup: { type: 'string', default: '50' },
-    chunk: { type: 'string', default: '64' },
-    profile: { type: 'boolean', default: false },
-    'cpu-prof': { type: 'boolean', default: false },
-    timeout: { type: 'string', default: '600' },
-    'max-buffered': { type: 'string' },
-    pace: { type: 'string' },
-    window: { type: 'string' },
-    'stock-noise': { type: 'boolean', default: false },
-    help: { type: 'boolean', short: 'h', default: false }
+    size: '768',
+    rounds: '5',
+    samples: '300',
+    warmup: '50',
+    chunk: '64',
+    profile: false,
+    'cpu-prof': false,
+    'max-buffered': null,
+    pace: null,
+    window: null,
+    'stock-noise': false
   }
 })
-
-if (opts.help) {
-  console.log('Usage: node src/proxy-stream.js [--json] [--size MiB=768] [--rounds N=5] [--samples N=300] [--warmup N=50] [--chunk KiB=64] [--profile] [--cpu-prof] [--timeout s=600] [--max-buffered MiB] [--window MiB] [--pace MB/s] [--stock-noise]')
-  process.exit(0)
-}
+const { opts, say, machine } = bench
 
 const BYTES = Math.round(Number(opts.size) * MiB)
 const ROUNDS = Number(opts.rounds)
@@ -84,62 +72,25 @@ for (const [name, value] of Object.entries({ size: BYTES, rounds: ROUNDS, sample
   }
 }
 
-// progress goes to stderr in --json mode so stdout holds only the JSON object
-const say = opts.json ? (...a) => console.error(...a) : (...a) => console.log(...a)
-
-// never leave a role process behind: on any exit path, kill what is left
-process.on('exit', killAllRoles)
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.on(signal, () => {
-    killAllRoles()
-    process.exit(130)
-  })
-}
-const watchdog = setTimeout(() => {
-  console.error(`benchmark did not finish within ${opts.timeout}s, giving up`)
-  killAllRoles()
-  process.exit(1)
-}, Number(opts.timeout) * 1000)
-watchdog.unref()
-
-const machine = {
-  node: process.version,
-  platform: `${process.platform} ${process.arch}`,
-  cores: os.availableParallelism(),
-  cpu: os.cpus()[0]?.model?.trim() ?? 'unknown',
-  memoryGiB: round(os.totalmem() / GiB, 1),
-  // other work on the machine skews everything; say how busy it was
-  loadAvgAtStart: os.loadavg().map(l => round(l, 2)),
-  date: new Date().toISOString()
-}
-const stamp = machine.date.replace(/[:.]/g, '-')
-
 const roles = {}
 
 async function main () {
-  say(`Kitsune proxy benchmark, ${machine.date}`)
-  say(`Node ${machine.node} · ${machine.platform} · ${machine.cores} cores (${machine.cpu}) · ${machine.memoryGiB} GiB RAM · load average ${machine.loadAvgAtStart.join(' ')}`)
+  bench.sayMachine('Kitsune proxy benchmark')
   say(`${fmt(BYTES / MiB, 0)} MiB per transfer × ${ROUNDS} rounds per path, ${CHUNK / 1024} KiB writes${PACE == null ? '' : `, client paced to ${PACE} MB/s`}; latency ${SAMPLES} samples per path after ${WARMUP} warm-up`)
   say(`proxy noise crypto: ${opts['stock-noise'] ? '@libp2p/noise default (--stock-noise)' : 'frontDoorNoiseCrypto (as kitsune proxy runs)'}`)
   say('')
 
   // ── start the three roles ────────────────────────────────────────────────
-  roles.downstream = spawnRole('downstream')
+  roles.downstream = bench.start('downstream')
   const downstream = await roles.downstream.ready
 
-  const profileDir = fileURLToPath(new URL('../profiles/', import.meta.url))
-  const profiles = []
   const proxyArgv = []
-  if (opts.profile || opts['cpu-prof']) {
-    mkdirSync(profileDir, { recursive: true })
-  }
   if (opts['cpu-prof']) {
-    const name = `${stamp}-proxy-whole-process.cpuprofile`
-    proxyArgv.push('--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}`)
-    profiles.push(profileDir + name)
+    const file = bench.profileFile('proxy-whole-process')
+    proxyArgv.push('--cpu-prof', `--cpu-prof-dir=${dirname(file)}`, `--cpu-prof-name=${basename(file)}`)
   }
-  roles.proxy = spawnRole('proxy', { config: { downstream: downstream.multiaddr, maxBufferedBytes: opts['max-buffered'] == null ? undefined : Math.round(Number(opts['max-buffered']) * MiB), maxStreamWindowSize: opts.window == null ? undefined : Math.round(Number(opts.window) * MiB), stockNoise: opts['stock-noise'] }, execArgv: proxyArgv })
-  roles.client = spawnRole('client')
+  roles.proxy = bench.start('proxy', { config: { downstream: downstream.multiaddr, maxBufferedBytes: opts['max-buffered'] == null ? undefined : Math.round(Number(opts['max-buffered']) * MiB), maxStreamWindowSize: opts.window == null ? undefined : Math.round(Number(opts.window) * MiB), stockNoise: opts['stock-noise'] }, execArgv: proxyArgv })
+  roles.client = bench.start('client')
   const [proxyInfo] = await Promise.all([roles.proxy.ready, roles.client.ready])
 
   await roles.client.call('connect', { name: 'direct', addr: downstream.multiaddr })
@@ -168,8 +119,7 @@ async function main () {
     const { ms } = await roles.client.call('throughput', { target: path, bytes, chunkSize: CHUNK, paceMBps: PACE }, transferTimeout)
     const after = await markAll()
     for (const r of profiled) {
-      const { file } = await roles[r].call('profile-stop', { file: `${profileDir}${stamp}-${r}-${path}.cpuprofile` })
-      profiles.push(file)
+      await roles[r].call('profile-stop', { file: bench.profileFile(`${r}-${path}`) })
     }
     const gib = bytes / GiB
     const cpu = {}
@@ -243,7 +193,7 @@ async function main () {
   say('')
 
   // ── 3: latency ───────────────────────────────────────────────────────────
-  say(`Stream-open latency (open an echo stream, send 1 byte, first byte back; sequential, paths interleaved)`)
+  say('Stream-open latency (open an echo stream, send 1 byte, first byte back; sequential, paths interleaved)')
   if (opts.profile) {
     await roles.proxy.call('profile-start', { intervalUs: 250 })
   }
@@ -251,8 +201,7 @@ async function main () {
   const samples = await roles.client.call('latency', { names: ['direct', 'proxy'], warmup: WARMUP, samples: SAMPLES }, 120_000 + (WARMUP + SAMPLES) * 200)
   const latAfter = await roles.proxy.call('mark')
   if (opts.profile) {
-    const { file } = await roles.proxy.call('profile-stop', { file: `${profileDir}${stamp}-proxy-stream-opens.cpuprofile` })
-    profiles.push(file)
+    await roles.proxy.call('profile-stop', { file: bench.profileFile('proxy-stream-opens') })
   }
   // the proxy is idle during the direct samples, so all of its CPU in this
   // phase went into the bridged streams (open, one byte each way, close)
@@ -301,20 +250,13 @@ async function main () {
       proxy: round(endMarks.proxy.maxRss / MiB, 1),
       downstream: round(endMarks.downstream.maxRss / MiB, 1)
     },
-    rounds: rounds.map(r => JSON.parse(JSON.stringify(r, (_k, v) => typeof v === 'number' ? round(v, 3) : v)))
+    rounds: rounds.map(rounded)
   }
 
   // ── stop the roles (gracefully, so a --cpu-prof profile gets written) ────
   await Promise.all(Object.values(roles).map(role => role.stop()))
-  if (profiles.length > 0) {
-    results.profiles = profiles
-    say('CPU profiles (summarise with: node src/profile-summary.js <file>):')
-    for (const file of profiles) {
-      say(`  ${file}`)
-    }
-    say('')
-  }
-  machine.loadAvgAtEnd = os.loadavg().map(l => round(l, 2))
+  bench.sayProfiles(results, 'CPU profiles')
+  bench.endLoad()
 
   if (opts.json) {
     console.log(JSON.stringify(results, null, 2))
@@ -335,16 +277,4 @@ async function main () {
   }
 }
 
-main().then(() => {
-  clearTimeout(watchdog)
-}, async (err) => {
-  console.error('benchmark failed:', err?.stack ?? err)
-  process.exitCode = 1
-  // try to stop politely, then make sure nothing is left
-  await Promise.race([
-    Promise.all(Object.values(roles).map(role => role.stop(3_000).catch(() => {}))),
-    new Promise(resolve => setTimeout(resolve, 5_000).unref())
-  ])
-  killAllRoles()
-  clearTimeout(watchdog)
-})
+bench.run(main)

@@ -5,9 +5,19 @@
  * `frontDoorConnectionManager()`, `proxy({ downstreams })` and
  * `bitswapForwarder({})` (its defaults: no block cache, `hash` strategy). No
  * stream routes: Bitswap goes through the forwarder, message by message.
+ * With `preload`, also `proxyPreload()` from @kitsune/preload on 127.0.0.1
+ * (as `kitsune proxy --preload-listen` adds it), and the downstream is given
+ * by its Kubo RPC API (`downstreamApis`), as preloading needs.
  *
- * config: { downstream: multiaddr, forwarder?: BitswapForwarderInit (JSON),
+ * config: { downstream?: multiaddr, downstreamApi?: URL,
+ *           forwarder?: BitswapForwarderInit (JSON),
+ *           preload?: ProxyPreloadInit (JSON),
  *           maxStreamWindowSize?: bytes (default: frontDoorMuxerOptions()'s) }
+ *
+ * info: { peerId, multiaddr, preload?: the preload endpoint's base URL }
+ * Commands (besides rpc.js's and memory.js's): stats (the forwarder's
+ * counters), connections, preload-status (windows open in the preload
+ * service and in the forwarder, and the endpoint's counters)
  */
 
 import { bitswapForwarder } from '@kitsune/bitswap-forwarder'
@@ -32,8 +42,13 @@ serveRole('forwarder-proxy', async (config) => {
       }
     },
     services: {
-      proxy: proxy({ downstreams: [config.downstream] }),
-      bitswapForwarder: bitswapForwarder(config.forwarder ?? {})
+      proxy: proxy({
+        downstreams: config.downstream == null ? [] : [config.downstream],
+        downstreamApis: config.downstreamApi == null ? [] : [config.downstreamApi]
+      }),
+      bitswapForwarder: bitswapForwarder(config.forwarder ?? {}),
+      // the Bitswap benchmark does not load @kitsune/preload
+      ...(config.preload == null ? {} : { preload: (await import('@kitsune/preload')).proxyPreload({ ...config.preload, listen: '/ip4/127.0.0.1/tcp/0' }) })
     }
   })
   await node.services.proxy.ready()
@@ -48,12 +63,18 @@ serveRole('forwarder-proxy', async (config) => {
   return {
     info: {
       peerId: node.peerId.toString(),
-      multiaddr: node.getMultiaddrs()[0].toString()
+      multiaddr: node.getMultiaddrs()[0].toString(),
+      preload: node.services.preload?.url?.href
     },
     handlers: {
       ...memoryHandlers(),
       stats: () => JSON.parse(JSON.stringify(node.services.bitswapForwarder.stats())),
-      connections: () => node.getConnections().length
+      connections: () => node.getConnections().length,
+      'preload-status': () => ({
+        windows: node.services.preload.windows(),
+        forwarderWindows: node.services.bitswapForwarder.windows().length,
+        endpoint: node.services.preload.stats()
+      })
     },
     stop: async () => { await node.stop() }
   }

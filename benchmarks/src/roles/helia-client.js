@@ -11,17 +11,24 @@
  *                the last chunk; checked byte for byte (sha256) afterwards
  *   fetch-blocks { cids, concurrency, size }  helia.blockstore.get of
  *                separate raw blocks, `concurrency` in flight
+ *   add-file     { bytes, seed, chunkBytes? }  adds a UnixFS file (the
+ *                @helia/unixfs defaults, or fixed-size chunks of
+ *                `chunkBytes`); returns its root and every block's CID
+ *   preload      { url, cid, blocks }  what a js-ipfs-era app does after
+ *                adding: `POST <url>/api/v0/refs?arg=<cid>&recursive=true`,
+ *                timed from the request until the response ends, every line
+ *                read; checks the status, that no line has an Err and that
+ *                the refs are exactly `blocks` without the root
  *
- * The orchestrator warms each client up with an untimed fetch of other
- * content over the same path before the timed one.
+ * The orchestrator warms each client up with an untimed fetch (or preload)
+ * of other content over the same path before the timed one.
  */
 
 import { createHash } from 'node:crypto'
 import { unixfs } from '@helia/unixfs'
-import { createTestHelia } from '@kitsune/test-support'
-// not declared in benchmarks/package.json (adding them needs a lock-file
-// update); they resolve through the workspace, as dependencies of
-// test-support
+import { fixedSize } from 'ipfs-unixfs-importer/chunker'
+import * as dagPb from '@ipld/dag-pb'
+import { createTestHelia, patternBytes } from '@kitsune/test-support'
 import { multiaddr } from '@multiformats/multiaddr'
 import { CID } from 'multiformats/cid'
 import { serveRole } from '../rpc.js'
@@ -77,6 +84,58 @@ serveRole('helia-client', async () => {
 
   const connectedTo = () => helia.libp2p.getConnections().map(c => c.remotePeer.toString())
 
+  /**
+   * Every CID of a local UnixFS DAG (dag-pb nodes and raw leaves), root first
+   */
+  const dagCids = async (root) => {
+    const out = []
+    const queue = [root]
+    while (queue.length > 0) {
+      const cid = queue.shift()
+      out.push(cid.toString())
+      if (cid.code === dagPb.code) {
+        const chunks = []
+        for await (const chunk of helia.blockstore.get(cid, { offline: true })) {
+          chunks.push(chunk)
+        }
+        queue.push(...dagPb.decode(Buffer.concat(chunks)).Links.map(link => link.Hash))
+      }
+    }
+    return out
+  }
+
+  /**
+   * POSTs a Kubo refs request and reads the NDJSON answer to its end; times
+   * the response headers, the first ref line and the end
+   */
+  const refs = async (url, cid, timeoutMs) => {
+    const start = performance.now()
+    const response = await fetch(new URL(`/api/v0/refs?arg=${cid}&recursive=true`, url), { method: 'POST', signal: AbortSignal.timeout(timeoutMs) })
+    const headersMs = performance.now() - start
+    let firstRefMs
+    let text = ''
+    const lines = []
+    const decoder = new TextDecoder()
+    for await (const chunk of response.body) {
+      firstRefMs ??= performance.now() - start
+      text += decoder.decode(chunk, { stream: true })
+      const end = text.lastIndexOf('\n')
+      if (end >= 0) {
+        lines.push(...text.slice(0, end).split('\n').filter(l => l !== ''))
+        text = text.slice(end + 1)
+      }
+    }
+    const ms = performance.now() - start
+    text += decoder.decode()
+    if (text.trim() !== '') {
+      lines.push(text)
+    }
+    if (response.status !== 200) {
+      throw new Error(`${url} answered ${response.status}: ${lines.join(' ').slice(0, 500)}`)
+    }
+    return { ms, headersMs, firstRefMs, lines: lines.map(l => JSON.parse(l)), streamError: response.headers.get('x-stream-error') }
+  }
+
   return {
     info: { peerId: helia.libp2p.peerId.toString() },
     handlers: {
@@ -102,6 +161,24 @@ serveRole('helia-client', async () => {
           throw new Error(`fetched ${result.length} bytes (sha256 ${result.sha256}), expected ${bytes} (${sha256})`)
         }
         return { ms: result.ms, bytes: result.length, connectedTo: connectedTo() }
+      },
+      'add-file': async ({ bytes, seed, chunkBytes }) => {
+        const data = patternBytes(bytes, seed)
+        const cid = await fs.addBytes(data, chunkBytes == null ? {} : { chunker: fixedSize({ chunkSize: chunkBytes }) })
+        return { cid: cid.toString(), bytes, blocks: await dagCids(cid) }
+      },
+      preload: async ({ url, cid, blocks, timeoutMs = 120_000 }) => {
+        const result = await refs(url, cid, timeoutMs)
+        const errors = result.lines.filter(l => l.Err !== '' || l.Type === 'error')
+        if (errors.length > 0) {
+          throw new Error(`${errors.length} error line(s): ${JSON.stringify(errors[0])}`)
+        }
+        const expected = new Set(blocks.filter(b => b !== cid))
+        const got = new Set(result.lines.map(l => l.Ref))
+        if (result.lines.length !== expected.size || got.size !== expected.size || [...expected].some(b => !got.has(b))) {
+          throw new Error(`${result.lines.length} refs (${got.size} distinct), expected the ${expected.size} blocks of the DAG but the root`)
+        }
+        return { ms: result.ms, headersMs: result.headersMs, firstRefMs: result.firstRefMs, refs: result.lines.length, connectedTo: connectedTo() }
       },
       'fetch-blocks': async ({ cids, concurrency, size, timeoutMs = 120_000 }) => {
         const result = await getAll(cids, concurrency, timeoutMs)

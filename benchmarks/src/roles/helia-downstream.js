@@ -1,23 +1,31 @@
 /**
  * Role: a stock Helia node (test-support's createTestHelia: unmodified
- * @helia/bitswap, in-memory stores, loopback only) holding the Bitswap
- * benchmark's content. Clients fetch from it directly (the direct path) and
- * through the forwarder proxy.
+ * @helia/bitswap, in-memory stores, loopback only). In the Bitswap benchmark
+ * it holds the content that clients fetch directly (the direct path) and
+ * through the forwarder proxy; in the preload benchmark it starts empty, with
+ * `withPreload` from @kitsune/preload, and fetches what it is asked to
+ * preload from the peers connected to it.
  *
  * config (each part optional):
- *   file:   { bytes, seed }          a UnixFS file, @helia/unixfs defaults
- *   warmup: { bytes, seed }          a second, smaller file for warm-ups
- *   blocks: { count, size, seed }    separate raw-codec blocks
+ *   file:    { bytes, seed }         a UnixFS file, @helia/unixfs defaults
+ *   warmup:  { bytes, seed }         a second, smaller file for warm-ups
+ *   blocks:  { count, size, seed }   separate raw-codec blocks
+ *   preload: WithPreloadInit (JSON)  add the Kubo-compatible preload API,
+ *                                    listening on 127.0.0.1 (port chosen by
+ *                                    the OS)
  *
- * info: the node's address and peer id, and the CIDs of what it holds
+ * info: the node's address and peer id, the CIDs of what it holds, and with
+ * `preload` the API's base URL (`api`)
+ *
+ * Commands (besides rpc.js's and memory.js's):
+ *   connections  how many connections the node has
+ *   peers        the peer ids it is connected to
+ *   has { cids } which of `cids` its blockstore holds: { held, missing }
  */
 
 import { createHash } from 'node:crypto'
 import { unixfs } from '@helia/unixfs'
 import { createTestHelia, patternBytes } from '@kitsune/test-support'
-// not declared in benchmarks/package.json (adding it needs a lock-file
-// update); it resolves through the workspace, as a dependency of
-// test-support
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
@@ -39,11 +47,16 @@ async function makeRawBlocks ({ count, size, seed }) {
 }
 
 serveRole('helia-downstream', async (config) => {
-  const helia = await createTestHelia()
+  // the Bitswap benchmark does not load @kitsune/preload
+  const withPreload = config.preload == null ? undefined : (await import('@kitsune/preload')).withPreload
+  const helia = await createTestHelia(withPreload == null
+    ? {}
+    : { extend: h => withPreload(h, { ...config.preload, listen: '/ip4/127.0.0.1/tcp/0' }) })
   const fs = unixfs(helia)
   const info = {
     peerId: helia.libp2p.peerId.toString(),
-    multiaddr: helia.libp2p.getMultiaddrs()[0].toString()
+    multiaddr: helia.libp2p.getMultiaddrs()[0].toString(),
+    api: helia.preload?.url?.href
   }
 
   for (const name of ['file', 'warmup']) {
@@ -77,7 +90,17 @@ serveRole('helia-downstream', async (config) => {
     info,
     handlers: {
       ...memoryHandlers(),
-      connections: () => helia.libp2p.getConnections().length
+      connections: () => helia.libp2p.getConnections().length,
+      peers: () => helia.libp2p.getConnections().map(c => c.remotePeer.toString()),
+      has: async ({ cids }) => {
+        const missing = []
+        for (const cid of cids) {
+          if (!(await helia.blockstore.has(CID.parse(cid)))) {
+            missing.push(cid)
+          }
+        }
+        return { held: cids.length - missing.length, missing }
+      }
     },
     stop: async () => { await helia.stop() }
   }
