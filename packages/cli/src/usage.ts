@@ -93,7 +93,7 @@ Examples:
     --listen /ip4/0.0.0.0/tcp/4002/ws \\
     --downstream /ip4/10.0.1.42/tcp/4001/p2p/12D3KooW... \\
     --downstream-api http://10.0.1.43:5001 --route dht=hash
-  kitsune proxy --key preload.key --listen /ip4/0.0.0.0/tcp/4002/ws \
+  kitsune proxy --key preload.key --listen /ip4/0.0.0.0/tcp/4002/ws \\
     --downstream-api http://10.0.1.43:5001 --preload-listen /ip4/0.0.0.0/tcp/5001
 `
 }
@@ -134,8 +134,8 @@ Options:
 
 Examples:
   kitsune node --blockstore ./blocks --key node.key
-  kitsune node --listen /ip4/0.0.0.0/tcp/4001 --listen /ip4/0.0.0.0/tcp/4002/ws \
-    --api-listen /ip4/10.0.1.43/tcp/5001 --blockstore /var/lib/kitsune/blocks \
+  kitsune node --listen /ip4/0.0.0.0/tcp/4001 --listen /ip4/0.0.0.0/tcp/4002/ws \\
+    --api-listen /ip4/10.0.1.43/tcp/5001 --blockstore /var/lib/kitsune/blocks \\
     --key /var/lib/kitsune/node.key
   kitsune proxy --downstream-api http://10.0.1.43:5001 --preload-listen /ip4/0.0.0.0/tcp/5001
 `
