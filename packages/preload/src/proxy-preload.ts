@@ -31,8 +31,11 @@ export interface ProxyPreloadComponents {
  */
 const PRELOAD_PROTOCOL = '/kitsune/preload/refs'
 
+/**
+ * A block's key as the Bitswap forwarder keys it: the multihash in base64
+ * (CIDv0 and CIDv1 of one multihash are the same block to Bitswap)
+ */
 function blockKey (cid: CID): string {
-  // CIDv0 and CIDv1 of one multihash are the same block to Bitswap
   return base64.baseEncode(cid.multihash.bytes)
 }
 
@@ -119,7 +122,9 @@ export class ProxyPreloadService implements ProxyPreload, PreloadBackend, Starta
     const ordered = strategy.select({
       upstream: holders[0] ?? this.components.peerId,
       protocol: PRELOAD_PROTOCOL,
-      key: request.args[0].toString()
+      // the forwarder's key for a CID, so that `hash` picks the downstream
+      // the forwarder asks first for the root
+      key: blockKey(request.args[0])
     }, downstreams).filter(d => d.api != null)
     if (ordered.length === 0) {
       throw new NoPreloadDownstreamError(`The ${strategy.name} strategy chose no downstream with a Kubo RPC API`)

@@ -213,6 +213,22 @@ describe('proxyPreload: preloading through the proxy to a downstream', function 
     }
   })
 
+  it('with the hash strategy a DAG lands on the downstream the forwarder asks first for its root', async () => {
+    const { proxyNode, client } = await setup(2)
+    const dags = [await addCborDag(client, 11), await addCborDag(client, 12), await addCborDag(client, 13)]
+    for (const dag of dags) {
+      await refsOf(proxyNode.services.preload.url!, dag.root)
+    }
+    await client.stop()
+
+    const later = await startClient(proxyNode)
+    nodes.push(later)
+    for (const dag of dags) {
+      await getBlock(later, dag.root)
+    }
+    expect(proxyNode.services.bitswapForwarder.stats().failovers, 'every root found on the first downstream asked').to.equal(0)
+  })
+
   it('js-ipfs style: a POST with r=true and an empty body, drained, answers 200 with Kubo\'s headers', async () => {
     const { downstreams, proxyNode, client } = await setup(1)
     const dag = await addCborDag(client, 2)
