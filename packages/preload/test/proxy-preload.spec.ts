@@ -296,6 +296,22 @@ describe('proxyPreload: preloading through the proxy to a downstream', function 
     expect(proxyNode.services.preload.windows()).to.equal(0)
   })
 
+  it('a caller that goes away mid-preload: the downstream request is aborted and the window closes at once', async () => {
+    const { downstreams, proxyNode, client } = await setup(1)
+    const missing = CID.createV1(raw.code, await sha256.digest(new TextEncoder().encode('never added')))
+    const root = await putBlock(client, { missing })
+
+    const controller = new AbortController()
+    const call = fetch(new URL(`/api/v0/refs?recursive=true&arg=${root.toString()}`, proxyNode.services.preload.url), { method: 'POST', signal: controller.signal })
+    await waitFor(() => proxyNode.services.preload.windows() === 1 && downstreams[0].preload.stats().active === 1, 5_000, 'window open, downstream fetching')
+    controller.abort()
+    await expect(call).to.eventually.be.rejected()
+
+    await waitFor(() => proxyNode.services.preload.windows() === 0 && proxyNode.services.bitswapForwarder.windows().length === 0, 2_000, 'window closed')
+    await waitFor(() => proxyNode.services.preload.stats().active === 0, 2_000, 'request finished')
+    await waitFor(() => downstreams[0].preload.stats().active === 0, 2_000, 'downstream request aborted')
+  })
+
   it('X-Forwarded-For is believed only from trusted proxies: the caller\'s peers are found by the forwarded address', async () => {
     // the HTTP calls come from 127.0.0.3, a trusted reverse proxy; the client's libp2p connection from 127.0.0.1
     const { proxyNode, client } = await setup(1, { trustedProxies: ['127.0.0.3'], requestTimeout: 1_500 })
