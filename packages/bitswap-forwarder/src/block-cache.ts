@@ -1,6 +1,6 @@
 import { BaseBlockstore } from 'blockstore-core'
 import { concat } from 'uint8arrays/concat'
-import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
+import { keyOf } from './codec.ts'
 import { NotFoundError } from './errors.ts'
 import type { AbortOptions } from '@libp2p/interface'
 import type { Blockstore, Pair } from 'interface-blockstore'
@@ -86,10 +86,6 @@ export class LruBlockCache extends BaseBlockstore {
       yield { cid, bytes: (function * () { yield data })() }
     }
   }
-}
-
-function keyOf (cid: CID): string {
-  return uint8ArrayToString(cid.multihash.bytes, 'base64')
 }
 
 /**

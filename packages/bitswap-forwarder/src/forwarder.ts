@@ -60,7 +60,7 @@ export class BitswapForwarder implements BitswapForwarderInterface, Startable {
   private readonly openWindows = new Set<Window>()
   private readonly probes = new Map<string, Set<Probe>>()
   /** Downstream wants dropped by the one-way rule, newest last, per downstream */
-  private readonly droppedWants = new Map<string, Map<string, Want>>()
+  private readonly droppedWants = new Map<string, { peer: PeerId, wants: Map<string, Want> }>()
   private readonly pumpSoon = new Set<PeerLedger>()
   /** Ledgers whose want-blocks wait for the global budget */
   private readonly starved = new Set<PeerLedger>()
@@ -559,13 +559,16 @@ export class BitswapForwarder implements BitswapForwarderInterface, Startable {
     if (this.openWindows.size === 0 || !this.reverse.has(key)) {
       return true
     }
-    const windows = [...this.openWindows].filter(window => window.expects(peer, cid))
-    if (windows.length === 0) {
-      return true
-    }
+    let expected = false
     let admitted = false
-    for (const window of windows) {
-      admitted = window.admit(cid, data) || admitted
+    for (const window of this.openWindows) {
+      if (window.expects(peer, cid)) {
+        expected = true
+        admitted = window.admit(cid, data) || admitted
+      }
+    }
+    if (!expected) {
+      return true
     }
     if (admitted) {
       this.counters.windowBlocksPassed++
@@ -899,24 +902,26 @@ export class BitswapForwarder implements BitswapForwarderInterface, Startable {
     const passed: Want[] = []
     const dropped = this.droppedWantsOf(peer, message.full)
     for (const want of message.wants) {
+      dropped.delete(want.key)
       if (want.cancel) {
-        dropped.delete(want.key)
         passed.push(want)
         continue
       }
-      const windows = [...this.openWindows].filter(window => window.covers(peer, want.cid))
-      if (windows.length === 0) {
+      let covered = false
+      for (const window of this.openWindows) {
+        if (window.covers(peer, want.cid)) {
+          covered = true
+          window.wantsPassed++
+        }
+      }
+      if (!covered) {
         this.counters.downstreamWantsDropped++
-        dropped.delete(want.key)
+        // newest last, so the oldest is evicted first
         dropped.set(want.key, want)
         if (dropped.size > this.options.droppedWantsPerDownstream) {
           dropped.delete(dropped.keys().next().value as string)
         }
         continue
-      }
-      dropped.delete(want.key)
-      for (const window of windows) {
-        window.wantsPassed++
       }
       this.counters.windowWantsPassed++
       passed.push(want)
@@ -935,10 +940,10 @@ export class BitswapForwarder implements BitswapForwarderInterface, Startable {
     const peerKey = peer.toString()
     let dropped = this.droppedWants.get(peerKey)
     if (dropped == null || full) {
-      dropped = new Map()
+      dropped = { peer, wants: new Map() }
       this.droppedWants.set(peerKey, dropped)
     }
-    return dropped
+    return dropped.wants
   }
 
   /**
@@ -946,11 +951,7 @@ export class BitswapForwarder implements BitswapForwarderInterface, Startable {
    * sent before the window opened, and a downstream does not send them again
    */
   private replayDroppedWants (window: Window): void {
-    for (const [peerKey, dropped] of this.droppedWants) {
-      const downstream = this.proxy?.pool.healthy().find(d => d.peerId.toString() === peerKey)?.peerId
-      if (downstream == null) {
-        continue
-      }
+    for (const { peer: downstream, wants: dropped } of this.droppedWants.values()) {
       const covered = [...dropped.values()].filter(want => window.covers(downstream, want.cid))
       if (covered.length === 0) {
         continue

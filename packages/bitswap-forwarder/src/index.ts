@@ -348,5 +348,6 @@ export function bitswapForwarder (init: BitswapForwarderInit = {}): (components:
 
 export { BITSWAP_100, BITSWAP_110, BITSWAP_120, BITSWAP_LEGACY, BITSWAP_PROTOCOLS } from './constants.ts'
 export { LruBlockCache } from './block-cache.ts'
+export { keyOf } from './codec.ts'
 export type { PreloadWindow, PreloadWindowInit, WindowCloseReason } from './preload-window.ts'
 export * from './errors.ts'

@@ -27,7 +27,7 @@ export async function runParsed <T> (parsed: Parsed<T>, usage: () => string, run
  * Resolves with the name of the first SIGINT or SIGTERM; `cancel` removes the
  * handlers
  */
-export function onSignal (): { signalled: Promise<NodeJS.Signals>, cancel(): void } {
+function onSignal (): { signalled: Promise<NodeJS.Signals>, cancel(): void } {
   let cancel = (): void => {}
   const signalled = new Promise<NodeJS.Signals>(resolve => {
     const handler = (signal: NodeJS.Signals): void => {

@@ -149,7 +149,7 @@ export type Parsed<T> = { help: true } | { help: false, options: T }
 const ROUTE_LIMIT_KEYS = ['maxStreamsPerPeer', 'maxStreamsPerDownstream', 'idleTimeout', 'setupTimeout', 'maxSetupAttempts', 'maxBufferedBytes'] as const
 const FRONT_DOOR_KEYS = ['inboundConnectionThreshold', 'maxIncomingPendingConnections', 'maxConnections', 'maxStreamWindowSize'] as const
 const POOL_KEYS = ['dialTimeout', 'apiTimeout', 'reconnectInitialDelay', 'reconnectMaxDelay', 'maxConsecutiveFailures'] as const
-const PRELOAD_NUMBER_KEYS = ['rateLimit', 'rateLimitInterval', 'maxConcurrentRequests', 'maxBodySize', 'maxQuerySize', 'maxArgs', 'maxDagBlocks', 'maxDagBytes', 'requestTimeout'] as const
+const PRELOAD_NUMBER_KEYS = ['rateLimit', 'rateLimitInterval', 'maxConcurrentRequests', 'maxConcurrentRequestsPerAddress', 'maxBodySize', 'maxQuerySize', 'maxArgs', 'maxDagBlocks', 'maxDagBytes', 'requestTimeout'] as const satisfies ReadonlyArray<keyof PreloadLimits>
 const PROXY_PRELOAD_NUMBER_KEYS = [...PRELOAD_NUMBER_KEYS, 'probeTimeout', 'maxProbedPeers'] as const
 const NODE_PRELOAD_NUMBER_KEYS = [...PRELOAD_NUMBER_KEYS, 'fetchConcurrency'] as const
 

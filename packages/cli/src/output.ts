@@ -99,7 +99,7 @@ export function apiBase (api: { url?: URL }, what: string): string {
   if (api.url == null) {
     throw new Error(`${what} has no API URL; is it started?`)
   }
-  return api.url.href.replace(/\/$/, '')
+  return api.url.origin
 }
 
 /**

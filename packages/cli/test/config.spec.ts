@@ -59,11 +59,11 @@ describe('config', () => {
     await writeFile(file, JSON.stringify({
       downstreamApi: 'http://10.0.0.2:5001',
       preloadListen: '/ip4/0.0.0.0/tcp/5001',
-      preload: { cors: ['https://app.example'], trustedProxies: ['10.0.0.9'], rateLimit: 10, maxDagBytes: 1024, strategy: 'least-outstanding', probeTimeout: 2000 }
+      preload: { cors: ['https://app.example'], trustedProxies: ['10.0.0.9'], rateLimit: 10, maxConcurrentRequestsPerAddress: 2, maxDagBytes: 1024, strategy: 'least-outstanding', probeTimeout: 2000 }
     }))
     const parsed = await parseProxyArgs(['--config', file])
     expect(parsed).to.have.nested.property('options.preloadListen', 'http://0.0.0.0:5001')
-    expect(parsed).to.have.deep.nested.property('options.preload', { cors: ['https://app.example'], trustedProxies: ['10.0.0.9'], rateLimit: 10, maxDagBytes: 1024, strategy: 'least-outstanding', probeTimeout: 2000 })
+    expect(parsed).to.have.deep.nested.property('options.preload', { cors: ['https://app.example'], trustedProxies: ['10.0.0.9'], rateLimit: 10, maxConcurrentRequestsPerAddress: 2, maxDagBytes: 1024, strategy: 'least-outstanding', probeTimeout: 2000 })
 
     // the flag wins, and takes a URL or an IPv6 multiaddr too
     expect(await parseProxyArgs(['--config', file, '--preload-listen', 'http://127.0.0.1:0'])).to.have.nested.property('options.preloadListen', 'http://127.0.0.1:0')

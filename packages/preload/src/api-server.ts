@@ -4,7 +4,7 @@ import { apiUrl } from '@kitsune/proxy'
 import proxyAddr from 'proxy-addr'
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible'
 import { API_PREFIX, CORS, ERR_NORMAL, EXPOSED_HEADERS, LISTEN, MAX_ARGS, MAX_BODY_SIZE, MAX_CONCURRENT_REQUESTS, MAX_CONCURRENT_REQUESTS_PER_ADDRESS, MAX_QUERY_SIZE, RATE_LIMIT, RATE_LIMIT_INTERVAL, REQUEST_TIMEOUT, STOP_GRACE } from './constants.ts'
-import { ApiError, BodyTooLargeError, InvalidOptionError, InvalidRequestError, QueryTooLargeError, RequestTimeoutError, TooManyRequestsError } from './errors.ts'
+import { ApiError, BodyTooLargeError, InvalidOptionError, InvalidRequestError, QueryTooLargeError, TooManyRequestsError } from './errors.ts'
 import { parseRefsRequest } from './refs-request.ts'
 import type { PreloadApi, PreloadApiInit, PreloadStats } from './index.ts'
 import type { RefsRequest } from './refs-request.ts'
@@ -46,14 +46,6 @@ export interface PreloadBackend {
 export interface PreloadApiServerComponents {
   logger: ComponentLogger
   metrics?: Metrics
-}
-
-/**
- * Extra options of the server that are not part of the public init
- */
-export interface PreloadApiServerOptions {
-  /** The logger component name */
-  logName?: string
 }
 
 /**
@@ -104,9 +96,9 @@ export class PreloadApiServer implements PreloadApi {
   private shutdown = new AbortController()
   private readonly counters: PreloadStats = { requests: 0, rejected: {}, active: 0, refs: 0, failed: 0 }
 
-  constructor (backend: PreloadBackend, init: PreloadApiInit = {}, components: PreloadApiServerComponents, options: PreloadApiServerOptions = {}) {
+  constructor (backend: PreloadBackend, init: PreloadApiInit = {}, components: PreloadApiServerComponents) {
     this.backend = backend
-    this.log = components.logger.forComponent(options.logName ?? 'kitsune:preload:api')
+    this.log = components.logger.forComponent('kitsune:preload:api')
     try {
       this.listen = apiUrl(init.listen ?? LISTEN)
     } catch (err: any) {
@@ -143,10 +135,6 @@ export class PreloadApiServer implements PreloadApi {
 
   stats (): PreloadStats {
     return { ...this.counters, rejected: { ...this.counters.rejected } }
-  }
-
-  isStarted (): boolean {
-    return this.server != null
   }
 
   async start (): Promise<void> {
@@ -365,7 +353,7 @@ export class PreloadApiServer implements PreloadApi {
       }
       let message: string = err?.message ?? String(err)
       if (timeout.aborted) {
-        message = new RequestTimeoutError(`the request took longer than ${this.requestTimeout} ms: context deadline exceeded`).message
+        message = `the request took longer than ${this.requestTimeout} ms: context deadline exceeded`
       } else if (this.shutdown.signal.aborted) {
         message = 'the preload API is stopping'
       }

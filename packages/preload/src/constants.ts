@@ -170,14 +170,6 @@ export const FORWARDER_SERVICE = 'bitswapForwarder'
 export const PRELOAD_STRATEGY = 'hash'
 
 /**
- * ms to wait for upstream peers' answers to the want-have that confirms they
- * hold a root (proxy mode)
- *
- * @default 5000
- */
-export const PROBE_TIMEOUT = 5_000
-
-/**
  * Upstream peers asked at once when confirming who holds a root (proxy mode)
  *
  * @default 16

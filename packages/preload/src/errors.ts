@@ -61,14 +61,6 @@ export class DagTooLargeError extends Error {
 }
 
 /**
- * A refs request took longer than `requestTimeout`
- */
-export class RequestTimeoutError extends Error {
-  static name = 'RequestTimeoutError'
-  name = 'RequestTimeoutError'
-}
-
-/**
  * A block uses a codec whose links cannot be read: not dag-pb, dag-cbor,
  * dag-json or raw, and not among `codecs`
  */

@@ -273,7 +273,7 @@ export interface ProxyPreload extends PreloadApi {
 export { withPreload, HeliaPreloadBackend } from './standalone.ts'
 export type { HeliaWithPreload } from './standalone.ts'
 export { PreloadApiServer, normaliseAddress } from './api-server.ts'
-export type { PreloadBackend, PreloadApiServerComponents, PreloadApiServerOptions, RefLine } from './api-server.ts'
+export type { PreloadBackend, PreloadApiServerComponents, RefLine } from './api-server.ts'
 export { parseRefsRequest, parseCidArgument } from './refs-request.ts'
 export type { RefsRequest, ParseRefsRequestOptions } from './refs-request.ts'
 export { createLinkDecoder, BUILTIN_CODECS } from './links.ts'

@@ -1,7 +1,7 @@
+import { keyOf } from '@kitsune/bitswap-forwarder'
 import { resolveStrategy } from '@kitsune/proxy'
 import { serviceCapabilities, serviceDependencies } from '@libp2p/interface'
 import { parse as parseNdjson } from 'it-ndjson'
-import { base64 } from 'multiformats/bases/base64'
 import { PreloadApiServer } from './api-server.ts'
 import * as C from './constants.ts'
 import { DagTooLargeError, DownstreamRefsError, MissingServiceError, NoPreloadDownstreamError } from './errors.ts'
@@ -15,7 +15,6 @@ import type { BitswapForwarder, PreloadWindow } from '@kitsune/bitswap-forwarder
 import type { BalancingStrategy, Downstream, Proxy } from '@kitsune/proxy'
 import type { ComponentLogger, Logger, Metrics, PeerId, Startable } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
-import type { CID } from 'multiformats/cid'
 
 export interface ProxyPreloadComponents {
   peerId: PeerId
@@ -30,14 +29,6 @@ export interface ProxyPreloadComponents {
  * What a strategy is told it places: the preload of a DAG
  */
 const PRELOAD_PROTOCOL = '/kitsune/preload/refs'
-
-/**
- * A block's key as the Bitswap forwarder keys it: the multihash in base64
- * (CIDv0 and CIDv1 of one multihash are the same block to Bitswap)
- */
-function blockKey (cid: CID): string {
-  return base64.baseEncode(cid.multihash.bytes)
-}
 
 /**
  * The preload endpoint of a proxy. For each `refs` request it finds the
@@ -124,8 +115,8 @@ export class ProxyPreloadService implements ProxyPreload, PreloadBackend, Starta
       protocol: PRELOAD_PROTOCOL,
       // the forwarder's key for a CID, so that `hash` picks the downstream
       // the forwarder asks first for the root
-      key: blockKey(request.args[0])
-    }, downstreams).filter(d => d.api != null)
+      key: keyOf(request.args[0])
+    }, downstreams)
     if (ordered.length === 0) {
       throw new NoPreloadDownstreamError(`The ${strategy.name} strategy chose no downstream with a Kubo RPC API`)
     }
@@ -166,7 +157,8 @@ export class ProxyPreloadService implements ProxyPreload, PreloadBackend, Starta
     if (candidates.length === 0) {
       return []
     }
-    const timeout = this.init.probeTimeout ?? C.PROBE_TIMEOUT
+    // the forwarder's probe() has the default (5000 ms)
+    const timeout = this.init.probeTimeout
     const answers = await Promise.all(request.args.map(async root => forwarder.probe(root, candidates, { timeout, signal })))
     const holders = new Map<string, PeerId>()
     for (const peer of answers.flat()) {
@@ -182,21 +174,21 @@ export class ProxyPreloadService implements ProxyPreload, PreloadBackend, Starta
    */
   private openWindow (request: RefsRequest, holders: PeerId[], downstreams: Downstream[], budget: AbortController, signal: AbortSignal): PreloadWindow {
     const { forwarder } = this.started()
-    const covered = new Set(request.args.map(blockKey))
+    const covered = new Set(request.args.map(keyOf))
     const maxBlocks = this.init.maxDagBlocks ?? C.MAX_DAG_BLOCKS
     const maxBytes = this.init.maxDagBytes ?? C.MAX_DAG_BYTES
     return forwarder.openWindow({
       upstreams: holders,
       downstreams: downstreams.map(d => d.peerId),
       root: request.args[0],
-      filter: (cid) => covered.has(blockKey(cid)),
+      filter: (cid) => covered.has(keyOf(cid)),
       onBlock: (cid, block) => {
         // widen the window before the block reaches the downstream, so its
         // wants for the links pass; the downstream decodes the block too and
         // reports what it cannot read
         const cover = (links: Link[]): void => {
           for (const link of links) {
-            covered.add(blockKey(link.cid))
+            covered.add(keyOf(link.cid))
           }
         }
         const failed = (err: Error): void => { this.log('cannot read the links of %c - %e', cid, err) }

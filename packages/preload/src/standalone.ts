@@ -155,8 +155,6 @@ export function withPreload <H extends Helia> (helia: H, init: WithPreloadInit =
   const server = new PreloadApiServer(new HeliaPreloadBackend(helia, init), init, {
     logger: helia.logger,
     metrics: helia.metrics
-  }, {
-    logName: 'kitsune:preload:api'
   })
 
   const preload: PreloadApi = {

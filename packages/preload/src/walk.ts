@@ -35,8 +35,6 @@ export interface WalkRefsOptions {
    * @default 536870912
    */
   maxDagBytes?: number
-  /** Called with each distinct block reached */
-  onBlock?(cid: CID, bytes: Uint8Array): void
 }
 
 /**
@@ -111,7 +109,6 @@ export async function * walkRefs (request: Pick<RefsRequest, 'args' | 'unique' |
     if (result.bytes > maxBytes) {
       throw new DagTooLargeError(`the DAG has more than ${maxBytes} bytes (maxDagBytes)`)
     }
-    options.onBlock?.(cid, bytes)
   }
 
   // Kubo's RefWriter.visit: [descend, print]

@@ -13,8 +13,8 @@ import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { concat } from 'uint8arrays/concat'
 import { equals } from 'uint8arrays/equals'
-import { proxyPreload, withPreload } from '../src/index.ts'
-import { httpRequest, parseLines, waitFor } from './fixtures.ts'
+import { proxyPreload } from '../src/index.ts'
+import { createPreloadHelia, httpRequest, parseLines, waitFor } from './fixtures.ts'
 import type { PostOptions } from './fixtures.ts'
 import type { HeliaWithPreload, ProxyPreload, ProxyPreloadInit } from '../src/index.ts'
 import type { BitswapForwarder } from '@kitsune/bitswap-forwarder'
@@ -25,14 +25,6 @@ import type { AddressInfo } from 'node:net'
 
 type Downstream = HeliaWithPreload<TestHelia>
 type ProxyNode = Libp2p<BaseServices & { proxy: Proxy, bitswapForwarder: BitswapForwarder, preload: ProxyPreload }>
-
-/**
- * A stock Helia node (unmodified Bitswap) with the standalone preload API: a
- * downstream that honours the Kubo RPC contract
- */
-async function startDownstream (): Promise<Downstream> {
-  return createTestHelia({ extend: helia => withPreload(helia, { listen: '/ip4/127.0.0.1/tcp/0' }) })
-}
 
 async function startProxy (downstreams: Downstream[], init: ProxyPreloadInit = {}): Promise<ProxyNode> {
   const node = await createTestNode({
@@ -167,7 +159,7 @@ describe('proxyPreload: preloading through the proxy to a downstream', function 
    * to the proxy only; all stopped after the test
    */
   async function setup (count: number, init: ProxyPreloadInit = {}): Promise<{ downstreams: Downstream[], proxyNode: ProxyNode, client: TestHelia }> {
-    const downstreams = await Promise.all(Array.from({ length: count }, async () => startDownstream()))
+    const downstreams = await Promise.all(Array.from({ length: count }, async () => createPreloadHelia()))
     nodes.push(...downstreams)
     const proxyNode = await startProxy(downstreams, init)
     nodes.push(proxyNode)
@@ -353,7 +345,7 @@ describe('proxyPreload: preloading through the proxy to a downstream', function 
   })
 
   it('a downstream whose refs fails before streaming is failed over to the next', async () => {
-    const downstreams = [await startDownstream(), await startDownstream()]
+    const downstreams = [await createPreloadHelia(), await createPreloadHelia()]
     // the first downstream's API answers /api/v0/id but fails every refs
     let refsCalls = 0
     const broken = createServer((req, res) => {
@@ -413,7 +405,7 @@ describe('proxyPreload: preloading through the proxy to a downstream', function 
   })
 
   it('the proxy\'s endpoint answers bad requests as Kubo does', async () => {
-    const downstreams = [await startDownstream()]
+    const downstreams = [await createPreloadHelia()]
     const proxyNode = await startProxy(downstreams)
     nodes.push(proxyNode, ...downstreams)
     const base = proxyNode.services.preload.url!
