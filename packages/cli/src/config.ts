@@ -14,7 +14,7 @@ import { CID } from 'multiformats/cid'
 import { BITSWAP_PROTOCOLS, DEFAULT_API_LISTEN, DEFAULT_GET_TIMEOUT, DEFAULT_ROUTE_STRATEGY, ROUTE_ALIASES } from './constants.ts'
 import { UsageError } from './errors.ts'
 import type { PreloadApiInit, WithPreloadInit } from '@kitsune/preload'
-import type { FrontDoorLimits, FrontDoorMuxerLimits, RouteInit } from '@kitsune/proxy'
+import type { FrontDoorLimits, FrontDoorMplexLimits, FrontDoorMuxerLimits, RouteInit } from '@kitsune/proxy'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 /**
@@ -27,10 +27,10 @@ export interface RouteOption extends Omit<RouteInit, 'strategy'> {
 }
 
 /**
- * The limits of a front-door node: `frontDoorConnectionManager()` and
- * `frontDoorMuxerOptions()` of `@kitsune/proxy`
+ * The limits of a front-door node: `frontDoorConnectionManager()`,
+ * `frontDoorMuxerOptions()` and `frontDoorMplexOptions()` of `@kitsune/proxy`
  */
-export interface FrontDoorOptions extends FrontDoorLimits, FrontDoorMuxerLimits {}
+export interface FrontDoorOptions extends FrontDoorLimits, FrontDoorMuxerLimits, FrontDoorMplexLimits {}
 
 /**
  * Downstream pool timings (see `DownstreamPoolInit` in `@kitsune/proxy`)
@@ -126,6 +126,8 @@ export interface NodeOptions {
   metricsListen?: string
   /** JSON lines on stdout instead of human-readable lines */
   json: boolean
+  /** Run DHT servers (`/ipfs/kad/1.0.0` and `/ipfs/lan/kad/1.0.0`) */
+  dht: boolean
   /** Limits of the preload endpoint */
   preload: NodePreloadOptions
 }
@@ -147,7 +149,7 @@ export interface GetOptions {
 export type Parsed<T> = { help: true } | { help: false, options: T }
 
 const ROUTE_LIMIT_KEYS = ['maxStreamsPerPeer', 'maxStreamsPerDownstream', 'idleTimeout', 'setupTimeout', 'maxSetupAttempts', 'maxBufferedBytes'] as const
-const FRONT_DOOR_KEYS = ['inboundConnectionThreshold', 'maxIncomingPendingConnections', 'maxConnections', 'maxStreamWindowSize'] as const
+const FRONT_DOOR_KEYS = ['inboundConnectionThreshold', 'maxIncomingPendingConnections', 'maxConnections', 'maxStreamWindowSize', 'mplexNewStreamsPerSecond', 'mplexMaxMessageSize', 'mplexMaxUnprocessedBytes'] as const
 const POOL_KEYS = ['dialTimeout', 'apiTimeout', 'reconnectInitialDelay', 'reconnectMaxDelay', 'maxConsecutiveFailures'] as const
 const PRELOAD_NUMBER_KEYS = ['rateLimit', 'rateLimitInterval', 'maxConcurrentRequests', 'maxConcurrentRequestsPerAddress', 'maxBodySize', 'maxQuerySize', 'maxArgs', 'maxDagBlocks', 'maxDagBytes', 'requestTimeout'] as const satisfies ReadonlyArray<keyof PreloadLimits>
 const PROXY_PRELOAD_NUMBER_KEYS = [...PRELOAD_NUMBER_KEYS, 'probeTimeout', 'maxProbedPeers'] as const
@@ -164,7 +166,7 @@ export const CONFIG_KEYS = ['key', 'kuboConfig', 'listen', 'announce', 'downstre
  * The keys a `kitsune node` `--config` file may hold. Each flag's key is its
  * name in camelCase; `preload` exists only in the file.
  */
-export const NODE_CONFIG_KEYS = ['listen', 'apiListen', 'blockstore', 'key', 'metricsListen', 'json', 'preload'] as const
+export const NODE_CONFIG_KEYS = ['listen', 'apiListen', 'blockstore', 'key', 'metricsListen', 'json', 'dht', 'preload'] as const
 
 /**
  * The `preload` keys of a `kitsune proxy` config file
@@ -205,7 +207,8 @@ const NODE_FLAGS: FlagSpec = {
   blockstore: { type: 'string' },
   key: { type: 'string' },
   'metrics-listen': { type: 'string' },
-  json: { type: 'boolean' }
+  json: { type: 'boolean' },
+  dht: { type: 'boolean' }
 }
 
 const GET_FLAGS: FlagSpec = {
@@ -345,6 +348,7 @@ export async function parseNodeArgs (args: string[]): Promise<Parsed<NodeOptions
       key: (values.key as string | undefined) ?? file.key,
       metricsListen: (values['metrics-listen'] as string | undefined) ?? file.metricsListen,
       json: (values.json as boolean | undefined) ?? file.json,
+      dht: (values.dht as boolean | undefined) ?? file.dht,
       preload: file.preload
     }, {
       listen: source('listen', 'listen'),
@@ -389,6 +393,7 @@ export interface RawNodeOptions {
   key?: string
   metricsListen?: string
   json?: boolean
+  dht?: boolean
   preload?: NodePreloadOptions
 }
 
@@ -412,6 +417,7 @@ export interface ConfigFile {
   preloadListen?: string
   apiListen?: string
   blockstore?: string
+  dht?: boolean
   preload?: ProxyPreloadOptions & NodePreloadOptions
 }
 
@@ -471,7 +477,7 @@ function shapeConfig (config: Record<string, unknown>, path: string, command: Co
       out[key] = stringList(config[key], where(key), command)
     }
   }
-  for (const key of ['json', 'bitswap'] as const) {
+  for (const key of ['json', 'bitswap', 'dht'] as const) {
     if (config[key] != null) {
       out[key] = booleanValue(config[key], where(key), command)
     }
@@ -714,6 +720,7 @@ export function validateNodeOptions (raw: RawNodeOptions, sources: NodeOptionSou
     key: raw.key,
     metricsListen: raw.metricsListen,
     json: raw.json ?? false,
+    dht: raw.dht ?? false,
     preload: { ...raw.preload }
   }
 }

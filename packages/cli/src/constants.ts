@@ -1,3 +1,5 @@
+import { DHT_PROTOCOLS } from '@kitsune/proxy'
+
 /**
  * Where `kitsune proxy` listens when no `--listen` is given: TCP and
  * WebSockets on the loopback interface, on ports the OS picks. Nothing is
@@ -55,7 +57,7 @@ export const DEFAULT_ROUTE_STRATEGY = 'sticky'
  * Route aliases accepted by `--route` in place of a protocol id
  */
 export const ROUTE_ALIASES: Readonly<Record<string, string[]>> = {
-  dht: ['/ipfs/kad/1.0.0']
+  dht: DHT_PROTOCOLS
 }
 
 /**

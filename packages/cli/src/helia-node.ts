@@ -9,8 +9,9 @@
 
 import { withBitswap } from '@helia/bitswap'
 import { withLibp2pLight } from '@helia/libp2p'
+import { frontDoorMplex } from '@kitsune/proxy'
 import { identify } from '@libp2p/identify'
-import { mplex } from '@libp2p/mplex'
+import { kadDHT, removePrivateAddressesMapper, removePublicAddressesMapper } from '@libp2p/kad-dht'
 import { noise } from '@libp2p/noise'
 import { ping } from '@libp2p/ping'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
@@ -61,6 +62,32 @@ export interface LocalHeliaInit {
    * @default false
    */
   dialAnyAddress?: boolean
+  /**
+   * Run DHT servers as Kubo and js-ipfs do: the public DHT
+   * (`/ipfs/kad/1.0.0`, peers with public addresses) and the LAN DHT
+   * (`/ipfs/lan/kad/1.0.0`, peers with private addresses). No bootstrap: the
+   * tables fill with the peers that connect.
+   *
+   * @default false
+   */
+  dht?: boolean
+}
+
+/**
+ * The dual DHT of a {@link localHelia} node with `dht: true`
+ */
+function dualDht (): Record<string, ReturnType<typeof kadDHT>> {
+  return {
+    dht: kadDHT({ clientMode: false, peerInfoMapper: removePrivateAddressesMapper }),
+    lanDht: kadDHT({
+      clientMode: false,
+      protocol: '/ipfs/lan/kad/1.0.0',
+      peerInfoMapper: removePublicAddressesMapper,
+      logPrefix: 'libp2p:kad-dht:lan',
+      datastorePrefix: '/dht-lan',
+      metricsPrefix: 'libp2p_kad_dht_lan'
+    })
+  }
 }
 
 /**
@@ -80,13 +107,16 @@ export function localHelia (init: LocalHeliaInit): HeliaWithLibp2p {
     },
     transports: init.webSockets === true ? [tcp(), webSockets()] : [tcp()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux(), mplex()],
+    // js-ipfs-era peers speak only mplex and open a stream per Bitswap message
+    streamMuxers: [yamux(), frontDoorMplex()],
     connectionGater: init.dialAnyAddress === true ? { denyDialMultiaddr: () => false } : undefined,
     metrics: init.registry != null ? prometheusMetrics({ registry: init.registry }) : undefined,
     services: {
       // Bitswap learns that a peer speaks it through identify
       identify: identify(),
-      ping: ping()
+      // kad-dht needs ping too
+      ping: ping(),
+      ...(init.dht === true ? dualDht() : {})
     }
   })) as unknown as HeliaWithLibp2p
 }

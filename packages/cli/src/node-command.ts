@@ -145,7 +145,8 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
       webSockets: true,
       blockstore,
       privateKey,
-      registry
+      registry,
+      dht: validated.dht
     }), { ...validated.preload, listen: validated.apiListen }) as unknown as PreloadHelia
 
     try {

@@ -5,10 +5,9 @@
  */
 
 import { resolve } from 'node:path'
-import { frontDoorConnectionManager, frontDoorMuxerOptions, frontDoorNoiseCrypto, loadKuboIdentity, loadOrCreateKeyFile, proxy } from '@kitsune/proxy'
+import { frontDoorConnectionManager, frontDoorMplex, frontDoorMuxerOptions, frontDoorNoiseCrypto, loadKuboIdentity, loadOrCreateKeyFile, proxy } from '@kitsune/proxy'
 import { identify } from '@libp2p/identify'
 import { logger } from '@libp2p/logger'
-import { mplex } from '@libp2p/mplex'
 import { noise } from '@libp2p/noise'
 import { ping } from '@libp2p/ping'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
@@ -194,8 +193,8 @@ async function createProxyNode (validated: ProxyOptions, init: NodeInit): Promis
       transports: [tcp(), webSockets()],
       connectionEncrypters: [noise({ crypto: frontDoorNoiseCrypto })],
       // yamux windows bounded so a paused bridge holds little; js-ipfs and
-      // older js-libp2p clients only speak mplex
-      streamMuxers: [yamux(frontDoorMuxerOptions(validated.frontDoor)), mplex()],
+      // older js-libp2p clients only speak mplex, a new stream per message
+      streamMuxers: [yamux(frontDoorMuxerOptions(validated.frontDoor)), frontDoorMplex(validated.frontDoor)],
       connectionManager: frontDoorConnectionManager(validated.frontDoor),
       connectionGater: {
         // downstreams usually sit on loopback or a private network, and the

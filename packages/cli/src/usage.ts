@@ -68,7 +68,7 @@ Downstreams:
   --route <protocol>[=<strategy>]  repeatable; bridge a protocol's streams.
                                    Strategies: sticky (default),
                                    least-outstanding, hash. 'dht' stands for
-                                   /ipfs/kad/1.0.0
+                                   /ipfs/kad/1.0.0 and /ipfs/lan/kad/1.0.0
   --no-bitswap                     do not forward Bitswap (no preload either)
 
 Preload:
@@ -111,7 +111,8 @@ to it and keeps it. It is a preload node of its own, and a downstream for
 'kitsune proxy --downstream-api <its API>'.
 
 It talks only to the peers that connect to it: TCP, WebSockets, noise,
-yamux, mplex, identify, ping; no bootstrap, DHT, mDNS or delegated routing.
+yamux, mplex (as js-ipfs-era peers speak it), identify, ping; no bootstrap,
+mDNS or delegated routing, and a DHT only with --dht.
 
 Options:
   --listen <multiaddr>          repeatable; TCP, or WebSockets ending in /ws.
@@ -127,6 +128,11 @@ Options:
                                 /ip4/127.0.0.1/tcp/9091
   --json                        JSON lines on stdout: one 'ready' line with the
                                 peer id, addresses and API URL
+  --dht                         serve the DHT, as Kubo does: /ipfs/kad/1.0.0
+                                (peers with public addresses) and
+                                /ipfs/lan/kad/1.0.0 (private ones); no
+                                bootstrap, it learns the peers that connect.
+                                A downstream for 'kitsune proxy --route dht'
 
   -c, --config <path>           read options from a JSON file; flags win.
                                 Its "preload" object sets the API's limits

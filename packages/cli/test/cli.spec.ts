@@ -6,6 +6,7 @@ import * as dagCbor from '@ipld/dag-cbor'
 import * as dagPb from '@ipld/dag-pb'
 import { loadOrCreateKeyFile } from '@kitsune/proxy'
 import { createTestHelia, createTestNode, ECHO_PROTOCOL, echoRoundTrip, handleEcho, patternBytes } from '@kitsune/test-support'
+import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { multiaddr } from '@multiformats/multiaddr'
 import { expect } from 'aegir/chai'
 import { fixedSize } from 'ipfs-unixfs-importer/chunker'
@@ -18,6 +19,9 @@ import { SAMPLE_FILE } from '../src/embedded.ts'
 import { JsonProcess, readBlock, run, runBinary, startHuman } from './fixtures.ts'
 import type { BaseServices, TestHelia } from '@kitsune/test-support'
 import type { Libp2p } from '@libp2p/interface'
+import type { KadDHT } from '@libp2p/kad-dht'
+
+const LAN_DHT = '/ipfs/lan/kad/1.0.0'
 
 function addressOf (node: Libp2p): string {
   return node.getMultiaddrs()[0].toString()
@@ -376,7 +380,7 @@ describe('kitsune', function () {
     it('prints human lines without --json', async () => {
       const proc = await startHuman(['proxy', '--key', join(dir, 'proxy.key'), '--downstream', addressOf(downstreams[0]), '--route', 'dht=hash'])
       expect(proc.stdout).to.include(`identity     created ${join(dir, 'proxy.key')}`)
-      expect(proc.stdout).to.include('route        /ipfs/kad/1.0.0 -> hash')
+      expect(proc.stdout).to.include('route        /ipfs/kad/1.0.0, /ipfs/lan/kad/1.0.0 -> hash')
       expect(proc.stdout).to.match(/^listening on \/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\/12D3KooW/m)
       expect(proc.stdout).to.include(`downstream   ${downstreams[0].peerId.toString()} up`)
       expect(proc.stdout).to.not.include('preload')
@@ -528,6 +532,51 @@ describe('kitsune', function () {
       const ready = await proc.event('ready')
 
       await expectPreloaded(ready.api, ready.multiaddrs[0], ready.multiaddrs[0], nodes, 21)
+      expect((await proc.stop()).code).to.equal(0)
+    })
+
+    it('--dht serves the public and the LAN DHT; through `kitsune proxy --route dht` a LAN DHT client finds a peer only the node knows', async () => {
+      const proc = startNode('--dht')
+      const ready = await proc.event('ready')
+      // kad-dht needs the ping service, which every test node has
+      const lanDht = (clientMode: boolean): ReturnType<typeof kadDHT> => kadDHT({ clientMode, protocol: LAN_DHT, peerInfoMapper: passthroughMapper })
+
+      // a peer that only the node learns of
+      const target = await createTestNode({ services: { dht: lanDht(false) as any } })
+      nodes.push(target)
+      const identified = new Promise<string[]>(resolve => {
+        target.addEventListener('peer:identify', (event) => {
+          if (event.detail.peerId.toString() === ready.peerId) {
+            resolve(event.detail.protocols)
+          }
+        })
+      })
+      await target.dial(multiaddr(ready.multiaddrs[0]))
+      expect(await identified).to.include.members(['/ipfs/kad/1.0.0', LAN_DHT])
+
+      const proxyProc = start(['proxy', '--json', '--key', join(dir, 'proxy.key'), '--no-bitswap', '--downstream', ready.multiaddrs[0], '--route', 'dht'])
+      const proxyReady = await proxyProc.event('ready')
+      expect(proxyReady.downstreams[0].status).to.equal('up')
+
+      const client = await createTestNode({ services: { dht: lanDht(true) as any } }) as Libp2p<{ dht: KadDHT }>
+      nodes.push(client)
+      await client.dial(multiaddr(proxyReady.multiaddrs[0]))
+      // until both routing tables have filled (identify runs on each side)
+      // a query may find nobody to ask: ask again until the deadline
+      const deadline = Date.now() + 20_000
+      let found: string | undefined
+      while (found == null && Date.now() < deadline) {
+        try {
+          for await (const event of client.services.dht.findPeer(target.peerId, { signal: AbortSignal.timeout(5_000) })) {
+            if (event.name === 'FINAL_PEER') {
+              found = event.peer.id.toString()
+            }
+          }
+        } catch {}
+      }
+      expect(found).to.equal(target.peerId.toString())
+      expect(client.getConnections().map(c => c.remotePeer.toString()), 'the client never met the node').to.not.include(ready.peerId)
+      expect((await proxyProc.stop()).code).to.equal(0)
       expect((await proc.stop()).code).to.equal(0)
     })
 

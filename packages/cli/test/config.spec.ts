@@ -49,6 +49,7 @@ describe('config', () => {
         key: undefined,
         metricsListen: undefined,
         json: false,
+        dht: false,
         preload: {}
       }
     })
@@ -78,6 +79,7 @@ describe('config', () => {
       blockstore: 'blocks',
       key: 'node.key',
       json: true,
+      dht: true,
       preload: { pin: true, maxArgs: 4, cors: false }
     }))
     const parsed = await parseNodeArgs(['--config', file, '--api-listen', '/ip4/127.0.0.1/tcp/5002', '--no-json'])
@@ -91,6 +93,7 @@ describe('config', () => {
         key: join(dir, 'node.key'),
         metricsListen: undefined,
         json: false,
+        dht: true,
         preload: { pin: true, maxArgs: 4, cors: false }
       }
     })
@@ -136,7 +139,7 @@ describe('config', () => {
     expect(parsed.options.listen).to.have.lengthOf(2)
     expect(parsed.options.downstreamApis).to.deep.equal(['http://10.0.0.2:5001', '/ip4/10.0.0.3/tcp/5001'])
     expect(parsed.options.routes).to.deep.equal([
-      { protocols: ['/ipfs/kad/1.0.0'], strategy: 'hash' },
+      { protocols: ['/ipfs/kad/1.0.0', '/ipfs/lan/kad/1.0.0'], strategy: 'hash' },
       { protocols: ['/my-app/1.0.0'], strategy: 'sticky' }
     ])
     expect(parsed.options.bitswap).to.be.false()
@@ -190,7 +193,7 @@ describe('config', () => {
 
   it('parses --route and --metrics-listen forms', () => {
     expect(parseRoute('/x/1.0.0=least-outstanding')).to.deep.equal({ protocols: ['/x/1.0.0'], strategy: 'least-outstanding' })
-    expect(parseRoute({ protocols: ['dht', '/y/1'] })).to.deep.equal({ protocols: ['/ipfs/kad/1.0.0', '/y/1'], strategy: 'sticky' })
+    expect(parseRoute({ protocols: ['dht', '/y/1'] })).to.deep.equal({ protocols: ['/ipfs/kad/1.0.0', '/ipfs/lan/kad/1.0.0', '/y/1'], strategy: 'sticky' })
     expect(() => parseRoute({ protocols: ['/y/1'], idleTimeout: -1 } as any)).to.throw(UsageError)
     expect(parseMetricsListen('/ip4/127.0.0.1/tcp/9090')).to.deep.equal({ host: '127.0.0.1', port: 9090 })
     expect(parseMetricsListen('/ip6/::1/tcp/9090/http')).to.deep.equal({ host: '::1', port: 9090 })

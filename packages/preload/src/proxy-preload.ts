@@ -5,6 +5,7 @@ import { parse as parseNdjson } from 'it-ndjson'
 import { PreloadApiServer } from './api-server.ts'
 import * as C from './constants.ts'
 import { DagTooLargeError, DownstreamRefsError, MissingServiceError, NoPreloadDownstreamError } from './errors.ts'
+import { HolderSearch } from './holder-search.ts'
 import { createLinkDecoder } from './links.ts'
 import { UpstreamFinder } from './upstream-finder.ts'
 import type { PreloadBackend, RefLine } from './api-server.ts'
@@ -13,12 +14,14 @@ import type { Link, LinkDecoder } from './links.ts'
 import type { RefsRequest } from './refs-request.ts'
 import type { BitswapForwarder, PreloadWindow } from '@kitsune/bitswap-forwarder'
 import type { BalancingStrategy, Downstream, Proxy } from '@kitsune/proxy'
-import type { ComponentLogger, Logger, Metrics, PeerId, Startable } from '@libp2p/interface'
+import type { ComponentLogger, Libp2pEvents, Logger, Metrics, PeerId, PeerStore, Startable, TypedEventTarget } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
 
 export interface ProxyPreloadComponents {
   peerId: PeerId
   connectionManager: ConnectionManager
+  peerStore: PeerStore
+  events: TypedEventTarget<Libp2pEvents>
   logger: ComponentLogger
   metrics?: Metrics
   /** Every configured service is reachable by its key: the proxy and the forwarder among them */
@@ -109,7 +112,8 @@ export class ProxyPreloadService implements ProxyPreload, PreloadBackend, Starta
       throw new NoPreloadDownstreamError('No healthy downstream with a Kubo RPC API to preload to')
     }
 
-    const holders = await this.findHolders(request, signal)
+    const search = this.holderSearch(request)
+    const holders = await search.connected(signal)
     const ordered = strategy.select({
       upstream: holders[0] ?? this.components.peerId,
       protocol: PRELOAD_PROTOCOL,
@@ -123,49 +127,49 @@ export class ProxyPreloadService implements ProxyPreload, PreloadBackend, Starta
 
     // a window that spends its budget ends the request
     const budget = new AbortController()
-    const window = holders.length > 0 ? this.openWindow(request, holders, ordered, budget, signal) : undefined
-    if (window == null) {
-      this.log('no upstream peer from %s confirmed %s; the downstream must find it itself', request.clientAddress, request.args[0])
-    } else {
+    const done = new AbortController()
+    let window: PreloadWindow | undefined
+    const open = (found: PeerId[]): void => {
+      if (done.signal.aborted) {
+        return
+      }
+      window = this.openWindow(request, found, ordered, budget, signal)
       this.openWindows.add(window)
+    }
+    if (holders.length > 0) {
+      open(holders)
+    } else {
+      // the caller may not be connected yet (js-ipfs preloads right after
+      // start-up): the downstream starts fetching now, its wants wait in the
+      // forwarder, and the window opens once a peer from the caller's host
+      // connects and holds the roots
+      this.log('no upstream peer from %s holds %s yet; waiting for one while the request runs', request.clientAddress, request.args.join(', '))
+      search.arrival(AbortSignal.any([signal, done.signal])).then(open, () => {})
     }
 
     try {
       yield * this.refsFromDownstreams(request, ordered, AbortSignal.any([signal, budget.signal]))
     } finally {
-      window?.close()
+      done.abort()
       if (window != null) {
+        window.close()
         this.openWindows.delete(window)
       }
     }
   }
 
-  /**
-   * Upstream peers connected from the caller's address that say HAVE for a
-   * root
-   */
-  private async findHolders (request: RefsRequest, signal: AbortSignal): Promise<PeerId[]> {
+  private holderSearch (request: RefsRequest): HolderSearch {
     const { forwarder, finder } = this.started()
-    const limit = this.init.maxProbedPeers ?? C.MAX_PROBED_PEERS
-    let candidates = finder.from(request.clientAddress, limit)
-    if (candidates.length === 0 && request.proxied) {
-      // a reverse proxy that passed the HTTP call on (a TLS terminator, say)
-      // most likely carries the caller's WebSocket connection too, so its
-      // peer is among those connected from a trusted proxy
-      candidates = finder.matching(host => this.server.trustsProxy(host), limit)
-    }
-    if (candidates.length === 0) {
-      return []
-    }
-    // the forwarder's probe() has the default (5000 ms)
-    const timeout = this.init.probeTimeout
-    const answers = await Promise.all(request.args.map(async root => forwarder.probe(root, candidates, { timeout, signal })))
-    const holders = new Map<string, PeerId>()
-    for (const peer of answers.flat()) {
-      holders.set(peer.toString(), peer)
-    }
-    this.log('%d of %d peers from %s hold %s', holders.size, candidates.length, request.clientAddress, request.args.join(', '))
-    return [...holders.values()]
+    return new HolderSearch(request, {
+      finder,
+      forwarder,
+      events: this.components.events,
+      log: this.log,
+      trustsProxy: host => this.server.trustsProxy(host),
+      maxProbedPeers: this.init.maxProbedPeers ?? C.MAX_PROBED_PEERS,
+      // the forwarder's probe() has the default (5000 ms)
+      probeTimeout: this.init.probeTimeout
+    })
   }
 
   /**

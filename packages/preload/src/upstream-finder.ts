@@ -1,7 +1,7 @@
 import { isIPv4, isIPv6 } from 'node:net'
 import { normaliseAddress } from './api-server.ts'
 import type { DownstreamPool } from '@kitsune/proxy'
-import type { PeerId } from '@libp2p/interface'
+import type { Connection, PeerId, PeerStore } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
@@ -21,15 +21,25 @@ export function hostOf (address: Multiaddr): string | undefined {
   return normaliseAddress(host)
 }
 
+/**
+ * Whether two IP addresses are the same once IPv4-mapped IPv6 is unwrapped
+ */
+function sameHost (a: string, b: string): boolean {
+  return normaliseAddress(a) === normaliseAddress(b)
+}
+
 export interface UpstreamFinderComponents {
   connectionManager: ConnectionManager
+  peerStore: PeerStore
 }
 
 /**
  * Finds the upstream peers that an HTTP caller may be: the peers connected to
- * the proxy from the caller's IP address, downstreams excluded. A browser that
+ * the proxy from the caller's host, downstreams excluded. A browser that
  * added content and then called its preload node is connected to it from the
- * address its HTTP request comes from (the js-ipfs preload flow).
+ * address its HTTP request comes from (the js-ipfs preload flow); a node that
+ * listens on several addresses may connect from another one of them, which
+ * its identify record lists.
  */
 export class UpstreamFinder {
   private readonly components: UpstreamFinderComponents
@@ -41,12 +51,51 @@ export class UpstreamFinder {
   }
 
   /**
-   * Peers connected from `address`, most recently connected first (the
-   * caller is most likely the one that just added content), at most `limit`
+   * Peers connected from the host of `address`, most recently connected
+   * first (the caller is most likely the one that just added content), at
+   * most `limit`. Peers whose own listen addresses include `address` come
+   * after those.
    */
-  from (address: string, limit: number): PeerId[] {
-    const wanted = normaliseAddress(address)
-    return this.matching(host => host === wanted, limit)
+  async from (address: string, limit: number): Promise<PeerId[]> {
+    const direct = this.matching(host => sameHost(host, address), limit)
+    if (direct.length >= limit) {
+      return direct
+    }
+    const listed: PeerId[] = []
+    for (const connection of this.upstreamConnections()) {
+      if (direct.length + listed.length >= limit) {
+        break
+      }
+      const peer = connection.remotePeer
+      if (!direct.some(known => known.equals(peer)) && !listed.some(known => known.equals(peer)) && await this.lists(peer, address)) {
+        listed.push(peer)
+      }
+    }
+    return [...direct, ...listed]
+  }
+
+  /**
+   * Whether a connection may be the caller at `address`'s: it comes from the
+   * same host, or its peer lists the address as one of its own
+   */
+  async isFrom (connection: Connection, address: string): Promise<boolean> {
+    if (!this.isUpstream(connection)) {
+      return false
+    }
+    const host = hostOf(connection.remoteAddr)
+    if (host != null && sameHost(host, address)) {
+      return true
+    }
+    return this.lists(connection.remotePeer, address)
+  }
+
+  /**
+   * Whether an open, non-downstream connection comes from a host `accept`
+   * takes
+   */
+  comesFrom (connection: Connection, accept: (host: string) => boolean): boolean {
+    const host = hostOf(connection.remoteAddr)
+    return this.isUpstream(connection) && host != null && accept(host)
   }
 
   /**
@@ -56,12 +105,8 @@ export class UpstreamFinder {
   matching (accept: (host: string) => boolean, limit: number): PeerId[] {
     const newest = new Map<string, { peer: PeerId, opened: number }>()
 
-    for (const connection of this.components.connectionManager.getConnections()) {
-      const host = hostOf(connection.remoteAddr)
-      if (connection.status !== 'open' || host == null || !accept(host)) {
-        continue
-      }
-      if (this.pool.isDownstream(connection.remotePeer)) {
+    for (const connection of this.upstreamConnections()) {
+      if (!this.comesFrom(connection, accept)) {
         continue
       }
       const key = connection.remotePeer.toString()
@@ -76,5 +121,29 @@ export class UpstreamFinder {
       .sort((a, b) => b.opened - a.opened)
       .slice(0, limit)
       .map(entry => entry.peer)
+  }
+
+  private upstreamConnections (): Connection[] {
+    return this.components.connectionManager.getConnections().filter(connection => this.isUpstream(connection))
+  }
+
+  private isUpstream (connection: Connection): boolean {
+    return connection.status === 'open' && !this.pool.isDownstream(connection.remotePeer)
+  }
+
+  /**
+   * Whether the peer's known addresses (its identify listen addresses) are
+   * on the host of `address`
+   */
+  private async lists (peer: PeerId, address: string): Promise<boolean> {
+    try {
+      const { addresses } = await this.components.peerStore.get(peer)
+      return addresses.some(({ multiaddr }) => {
+        const host = hostOf(multiaddr)
+        return host != null && sameHost(host, address)
+      })
+    } catch {
+      return false
+    }
   }
 }

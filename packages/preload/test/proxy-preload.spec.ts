@@ -205,6 +205,56 @@ describe('proxyPreload: preloading through the proxy to a downstream', function 
     }
   })
 
+  it('the start-up race: a caller whose peer connects only after its request arrived is found, and the DAG is preloaded', async () => {
+    const downstreams = [await createPreloadHelia()]
+    nodes.push(...downstreams)
+    const proxyNode = await startProxy(downstreams)
+    nodes.push(proxyNode)
+    const client = await createTestHelia()
+    nodes.push(client)
+    const dag = await addCborDag(client, 21)
+
+    const call = preload(proxyNode.services.preload.url!, dag.root)
+    // the request runs, its first look found nobody from the caller's address
+    await waitFor(() => proxyNode.services.preload.stats().active === 1 && downstreams[0].preload.stats().active === 1, 5_000, 'the downstream fetching')
+    expect(proxyNode.services.preload.windows(), 'no holder yet, so no window').to.equal(0)
+
+    await client.libp2p.dial(addressOf(proxyNode))
+    const outcome = await call
+    expect(outcome.error).to.equal(undefined)
+    expect(outcome.refs.sort()).to.deep.equal([...dag.refs].sort())
+    for (const cid of [dag.root, ...dag.refs.map(ref => CID.parse(ref))]) {
+      expect(await downstreams[0].blockstore.has(cid), `the downstream holds ${cid}`).to.be.true()
+    }
+    expect(proxyNode.services.preload.windows()).to.equal(0)
+  })
+
+  it('a caller whose peer connects from another of its addresses (listed in its identify record) is found, connected before or after the request', async () => {
+    const downstreams = [await createPreloadHelia()]
+    nodes.push(...downstreams)
+    const proxyNode = await startProxy(downstreams)
+    nodes.push(proxyNode)
+    // the HTTP calls come from 127.0.0.5, where the client listens; its
+    // libp2p connection comes from 127.0.0.1
+    const client = await createTestHelia({ listen: ['/ip4/127.0.0.5/tcp/0'] })
+    nodes.push(client)
+    const before = await addCborDag(client, 22)
+    const after = await addCborDag(client, 23)
+    const base = proxyNode.services.preload.url!
+
+    const late = preload(base, after.root, {}, { localAddress: '127.0.0.5' })
+    await waitFor(() => downstreams[0].preload.stats().active === 1, 5_000, 'the downstream fetching')
+    await client.libp2p.dial(addressOf(proxyNode))
+    const lateOutcome = await late
+    expect(lateOutcome.error).to.equal(undefined)
+    expect(lateOutcome.refs.sort()).to.deep.equal([...after.refs].sort())
+
+    const connected = await preload(base, before.root, {}, { localAddress: '127.0.0.5' })
+    expect(connected.error).to.equal(undefined)
+    expect(connected.refs.sort()).to.deep.equal([...before.refs].sort())
+    expect([...proxyNode.getConnections(client.libp2p.peerId).map(c => c.remoteAddr.toString())].every(a => a.startsWith('/ip4/127.0.0.1/')), 'the client is connected from 127.0.0.1 only').to.be.true()
+  })
+
   it('with the hash strategy a DAG lands on the downstream the forwarder asks first for its root', async () => {
     const { proxyNode, client } = await setup(2)
     const dags = [await addCborDag(client, 11), await addCborDag(client, 12), await addCborDag(client, 13)]

@@ -1,9 +1,11 @@
 /**
- * The protocols of the ready-made DHT route: `/ipfs/kad/1.0.0` streams bridged
- * to downstreams that run a DHT server, as the js-ipfs preload nodes did for
- * browsers that cannot walk the DHT themselves.
+ * The protocols of the ready-made DHT route, bridged to downstreams that run
+ * a DHT server, as the js-ipfs preload nodes did for browsers that cannot
+ * walk the DHT themselves: the public DHT `/ipfs/kad/1.0.0`, and the LAN DHT
+ * `/ipfs/lan/kad/1.0.0` that js-ipfs and Kubo peers use with nodes they reach
+ * over private addresses (their public DHT ignores such peers).
  */
-export const DHT_PROTOCOLS = ['/ipfs/kad/1.0.0']
+export const DHT_PROTOCOLS = ['/ipfs/kad/1.0.0', '/ipfs/lan/kad/1.0.0']
 
 /**
  * The balancing strategy a route uses when it names none
@@ -134,3 +136,30 @@ export const MAX_CONNECTIONS = 2048
  * @default 1048576
  */
 export const MAX_STREAM_WINDOW = 1024 * 1024
+
+/**
+ * Front door: new mplex streams one connection may open per second before
+ * the connection is closed. js-ipfs-era Bitswap opens a stream for every
+ * message (a 16 MiB fetch opens well over a hundred a second); mplex has no
+ * flow control, so past this rate cutting the connection is the only brake.
+ * `@libp2p/mplex` defaults to 5, which cuts off every js-ipfs client.
+ *
+ * @default 500
+ */
+export const MPLEX_NEW_STREAMS_PER_SECOND = 500
+
+/**
+ * Front door: the largest mplex frame a peer may send (larger ones close the
+ * connection); js-ipfs splits messages at 1 MiB
+ *
+ * @default 1048576
+ */
+export const MPLEX_MAX_MESSAGE_SIZE = 1024 * 1024
+
+/**
+ * Front door: bytes of not yet decoded mplex frames held per connection
+ * before it is closed
+ *
+ * @default 4194304
+ */
+export const MPLEX_MAX_UNPROCESSED_BYTES = 4 * 1024 * 1024

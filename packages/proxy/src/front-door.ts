@@ -1,4 +1,7 @@
-import { INBOUND_CONNECTION_THRESHOLD, MAX_CONNECTIONS, MAX_INCOMING_PENDING_CONNECTIONS, MAX_STREAM_WINDOW } from './constants.ts'
+import { mplex } from '@libp2p/mplex'
+import { INBOUND_CONNECTION_THRESHOLD, MAX_CONNECTIONS, MAX_INCOMING_PENDING_CONNECTIONS, MAX_STREAM_WINDOW, MPLEX_MAX_MESSAGE_SIZE, MPLEX_MAX_UNPROCESSED_BYTES, MPLEX_NEW_STREAMS_PER_SECOND } from './constants.ts'
+import type { StreamMuxerFactory } from '@libp2p/interface'
+import type { MplexInit } from '@libp2p/mplex'
 
 /**
  * Connection limits for a node that many peers reach through few addresses
@@ -80,6 +83,82 @@ export function frontDoorMuxerOptions (limits: FrontDoorMuxerLimits = {}): { str
   return {
     streamOptions: {
       maxStreamWindowSize: limits.maxStreamWindowSize ?? MAX_STREAM_WINDOW
+    }
+  }
+}
+
+/**
+ * mplex limits for a node that js-ipfs-era peers reach: they speak only
+ * mplex, and their Bitswap opens a new stream for every message
+ */
+export interface FrontDoorMplexLimits {
+  /**
+   * New streams one connection may open per second; one more closes the
+   * connection (mplex has no flow control, so this is its only brake on a
+   * stream flood). `@libp2p/mplex` defaults to 5, which cuts off a js-ipfs
+   * Bitswap client within its first file.
+   *
+   * @default 500
+   */
+  mplexNewStreamsPerSecond?: number
+  /**
+   * The largest mplex frame a peer may send; a larger one closes the
+   * connection
+   *
+   * @default 1048576
+   */
+  mplexMaxMessageSize?: number
+  /**
+   * Bytes of undecoded mplex frames one connection may hold; more close it
+   *
+   * @default 4194304
+   */
+  mplexMaxUnprocessedBytes?: number
+}
+
+/**
+ * The options `mplex()` of `@libp2p/mplex` takes for these limits
+ */
+export function frontDoorMplexOptions (limits: FrontDoorMplexLimits = {}): MplexInit {
+  return {
+    disconnectThreshold: limits.mplexNewStreamsPerSecond ?? MPLEX_NEW_STREAMS_PER_SECOND,
+    maxMessageSize: limits.mplexMaxMessageSize ?? MPLEX_MAX_MESSAGE_SIZE,
+    maxUnprocessedMessageQueueSize: limits.mplexMaxUnprocessedBytes ?? MPLEX_MAX_UNPROCESSED_BYTES
+  }
+}
+
+/**
+ * mplex for a front-door node, so that js-ipfs and other js-libp2p 0.x
+ * peers (mplex only) are served rather than cut off, while a peer that
+ * floods new streams, or sends oversized frames, loses its connection.
+ *
+ * @example
+ *
+ * ```typescript
+ * import { yamux } from '@libp2p/yamux'
+ * import { frontDoorMplex, frontDoorMuxerOptions } from '@kitsune/proxy'
+ *
+ * const streamMuxers = [yamux(frontDoorMuxerOptions()), frontDoorMplex()]
+ * ```
+ */
+export function frontDoorMplex (limits: FrontDoorMplexLimits = {}): () => StreamMuxerFactory {
+  const createFactory = mplex(frontDoorMplexOptions(limits))
+  return () => {
+    const factory = createFactory()
+    return {
+      protocol: factory.protocol,
+      createStreamMuxer: (maConn) => {
+        const muxer = factory.createStreamMuxer(maConn)
+        // @libp2p/mplex 12 aborts its streams past a limit but leaves the
+        // connection up, so the peer would hang on a dead muxer instead of
+        // reconnecting: take the connection down with it
+        const abort = muxer.abort.bind(muxer)
+        muxer.abort = (err: Error) => {
+          abort(err)
+          maConn.abort(err)
+        }
+        return muxer
+      }
     }
   }
 }

@@ -23,7 +23,7 @@
  * import { ping } from '@libp2p/ping'
  * import { tcp } from '@libp2p/tcp'
  * import { yamux } from '@libp2p/yamux'
- * import { frontDoorConnectionManager, frontDoorMuxerOptions, frontDoorNoiseCrypto, loadOrCreateKeyFile, proxy, DHT_PROTOCOLS } from '@kitsune/proxy'
+ * import { frontDoorConnectionManager, frontDoorMplex, frontDoorMuxerOptions, frontDoorNoiseCrypto, loadOrCreateKeyFile, proxy, DHT_PROTOCOLS } from '@kitsune/proxy'
  * import { createLibp2p } from 'libp2p'
  *
  * const { privateKey } = await loadOrCreateKeyFile('./preload.key')
@@ -33,7 +33,8 @@
  *   addresses: { listen: ['/ip4/0.0.0.0/tcp/4001'] },
  *   transports: [tcp()],
  *   connectionEncrypters: [noise({ crypto: frontDoorNoiseCrypto })],
- *   streamMuxers: [yamux(frontDoorMuxerOptions())],
+ *   // js-ipfs and other js-libp2p 0.x clients speak only mplex
+ *   streamMuxers: [yamux(frontDoorMuxerOptions()), frontDoorMplex()],
  *   connectionManager: frontDoorConnectionManager(),
  *   services: {
  *     identify: identify(),
@@ -161,8 +162,8 @@ export { builtinStrategies, hashStrategy, leastOutstandingStrategy, resolveStrat
 export type { BalancingStrategy, HashStrategyInit, RouteRequest, StrategyFactory } from './strategies.ts'
 export { bridgeStreams } from './bridge.ts'
 export type { BridgeOptions, BridgeResult } from './bridge.ts'
-export { frontDoorConnectionManager, frontDoorMuxerOptions } from './front-door.ts'
-export type { FrontDoorLimits, FrontDoorMuxerLimits } from './front-door.ts'
+export { frontDoorConnectionManager, frontDoorMplex, frontDoorMplexOptions, frontDoorMuxerOptions } from './front-door.ts'
+export type { FrontDoorLimits, FrontDoorMplexLimits, FrontDoorMuxerLimits } from './front-door.ts'
 export { frontDoorNoiseCrypto } from './noise-crypto.ts'
 export { loadKuboIdentity, loadOrCreateKeyFile } from './identity.ts'
 export type { KeyFileType, LoadedIdentity, LoadKeyFileOptions } from './identity.ts'

@@ -77,7 +77,7 @@ describe('DHT route', function () {
         }
       }
       expect(found).to.equal(target.peerId.toString())
-      expect(proxyNode.services.proxy.status().routes[0].protocols).to.deep.equal(['/ipfs/kad/1.0.0'])
+      expect(proxyNode.services.proxy.status().routes[0].protocols).to.deep.equal(DHT_PROTOCOLS)
     }
   })
 })
