@@ -8,7 +8,7 @@
 import { withBitswap } from '@helia/bitswap'
 import { withLibp2pLight } from '@helia/libp2p'
 import { bitswapForwarder } from '@kitsune/bitswap-forwarder'
-import { frontDoorConnectionManager, frontDoorMuxerOptions, proxy } from '@kitsune/proxy'
+import { frontDoorConnectionManager, frontDoorMplex, frontDoorMuxerOptions, proxy } from '@kitsune/proxy'
 import { identify } from '@libp2p/identify'
 import { noise } from '@libp2p/noise'
 import { ping } from '@libp2p/ping'
@@ -78,7 +78,8 @@ export async function createProxyNode (options) {
     // the identity upstream peers know; see loadOrCreateKeyFile in index.js
     privateKey: options.privateKey,
     // a paused bridge side holds at most one yamux receive window (1 MiB)
-    streamMuxers: [yamux(frontDoorMuxerOptions())],
+    // frontDoorMplex: js-ipfs and js-libp2p 0.x peers speak only mplex
+    streamMuxers: [yamux(frontDoorMuxerOptions()), frontDoorMplex()],
     // many upstream peers reach a front door from few addresses
     connectionManager: frontDoorConnectionManager(),
     services: {
