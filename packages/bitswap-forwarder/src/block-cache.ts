@@ -1,4 +1,5 @@
 import { BaseBlockstore } from 'blockstore-core'
+import { LRUCache } from 'lru-cache'
 import { concat } from 'uint8arrays/concat'
 import { keyOf } from './codec.ts'
 import { NotFoundError } from './errors.ts'
@@ -13,19 +14,23 @@ import type { CID } from 'multiformats/cid'
  */
 export class LruBlockCache extends BaseBlockstore {
   readonly maxBytes: number
-  private readonly blocks = new Map<string, { cid: CID, data: Uint8Array }>()
-  private bytes = 0
+  private readonly blocks: LRUCache<string, { cid: CID, data: Uint8Array }>
 
   constructor (maxBytes: number) {
     super()
     this.maxBytes = maxBytes
+    this.blocks = new LRUCache({
+      maxSize: maxBytes,
+      // lru-cache wants a positive size: an empty block counts as one byte
+      sizeCalculation: (block) => Math.max(1, block.data.byteLength)
+    })
   }
 
   /**
    * Bytes of block data held
    */
   get size (): number {
-    return this.bytes
+    return this.blocks.calculatedSize
   }
 
   has (cid: CID, options?: AbortOptions): boolean {
@@ -38,46 +43,23 @@ export class LruBlockCache extends BaseBlockstore {
     if (!(data instanceof Uint8Array)) {
       throw new TypeError('LruBlockCache only stores whole blocks')
     }
-    if (data.byteLength > this.maxBytes) {
-      return cid
-    }
-    const key = keyOf(cid)
-    const existing = this.blocks.get(key)
-    if (existing != null) {
-      this.blocks.delete(key)
-      this.bytes -= existing.data.byteLength
-    }
-    this.blocks.set(key, { cid, data })
-    this.bytes += data.byteLength
-    while (this.bytes > this.maxBytes) {
-      const [oldest, value] = this.blocks.entries().next().value as [string, { data: Uint8Array }]
-      this.blocks.delete(oldest)
-      this.bytes -= value.data.byteLength
-    }
+    // a block larger than the whole budget is not stored
+    this.blocks.set(keyOf(cid), { cid, data })
     return cid
   }
 
   * get (cid: CID, options?: AbortOptions): Generator<Uint8Array> {
     options?.signal?.throwIfAborted()
-    const key = keyOf(cid)
-    const entry = this.blocks.get(key)
+    const entry = this.blocks.get(keyOf(cid))
     if (entry == null) {
       throw new NotFoundError(`${cid} is not in the cache`)
     }
-    // most recently used goes last
-    this.blocks.delete(key)
-    this.blocks.set(key, entry)
     yield entry.data
   }
 
   delete (cid: CID, options?: AbortOptions): void {
     options?.signal?.throwIfAborted()
-    const key = keyOf(cid)
-    const entry = this.blocks.get(key)
-    if (entry != null) {
-      this.blocks.delete(key)
-      this.bytes -= entry.data.byteLength
-    }
+    this.blocks.delete(keyOf(cid))
   }
 
   * getAll (options?: AbortOptions): Generator<Pair> {

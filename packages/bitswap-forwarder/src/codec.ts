@@ -1,11 +1,11 @@
 import { CID } from 'multiformats/cid'
 import * as varint from 'uint8-varint'
-import { Uint8ArrayList } from 'uint8arraylist'
 import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
 import { BITSWAP_100, BITSWAP_110, BITSWAP_120, BITSWAP_LEGACY } from './constants.ts'
-import { InvalidMessageError, MessageTooLargeError, UnsupportedCidError, WantlistTooLargeError } from './errors.ts'
+import { InvalidMessageError, UnsupportedCidError, WantlistTooLargeError } from './errors.ts'
 import { BitswapMessage, BlockPresenceType, WantType } from './pb/message.ts'
 import type { Block, BlockPresence, WantlistEntry } from './pb/message.ts'
+import type { Uint8ArrayList } from 'uint8arraylist'
 
 /**
  * The Bitswap wire versions. `/ipfs/bitswap` is 1.0.0.
@@ -111,8 +111,8 @@ export interface DecodeOptions {
   skipUnsupported?: boolean
 }
 
-const DAG_PB = 0x70
-const SHA2_256 = 0x12
+export const DAG_PB = 0x70
+export const SHA2_256 = 0x12
 const V0_PREFIX: BlockPrefix = { version: 0, codec: DAG_PB, hashCode: SHA2_256, hashLength: 32 }
 
 function checkCid (bytes: Uint8Array, options: DecodeOptions): CID {
@@ -383,115 +383,4 @@ export function encodeMessage (message: OutgoingMessage, version: BitswapVersion
     blockPresences,
     pendingBytes: 0
   })
-}
-
-/**
- * Writes a field header (tag for a length-delimited field, then the length)
- * followed by `extra`, into one small buffer
- */
-function fieldHeader (field: number, length: number, ...extra: Uint8Array[]): Uint8Array {
-  const extraLength = extra.reduce((acc, e) => acc + e.byteLength, 0)
-  const out = new Uint8Array(1 + varint.encodingLength(length) + extraLength)
-  out[0] = (field << 3) | 2
-  varint.encodeUint8Array(length, out, 1)
-  let offset = 1 + varint.encodingLength(length)
-  for (const e of extra) {
-    out.set(e, offset)
-    offset += e.byteLength
-  }
-  return out
-}
-
-/**
- * Encodes and frames a message without copying block data: the result
- * references each block's bytes, with small header buffers between them.
- * Equivalent to `frame(encodeMessage(message, version))`.
- */
-export function encodeFrame (message: OutgoingMessage, version: BitswapVersion): Uint8ArrayList {
-  const head = encodeMessage({ wants: message.wants, presences: message.presences, blocks: [] }, version)
-  const parts: Uint8Array[] = [head]
-  let length = head.byteLength
-
-  for (const { cid, data } of message.blocks) {
-    let header: Uint8Array
-    if (version === '1.0.0') {
-      header = fieldHeader(2, data.byteLength)
-    } else {
-      const prefix = encodePrefix(cid)
-      const prefixField = fieldHeader(1, prefix.byteLength, prefix)
-      const dataHeader = fieldHeader(2, data.byteLength)
-      header = fieldHeader(3, prefixField.byteLength + dataHeader.byteLength + data.byteLength, prefixField, dataHeader)
-    }
-    parts.push(header, data)
-    length += header.byteLength + data.byteLength
-  }
-
-  return new Uint8ArrayList(varint.encode(length), ...parts)
-}
-
-/**
- * Adds the varint length prefix
- */
-export function frame (message: Uint8Array): Uint8ArrayList {
-  return new Uint8ArrayList(varint.encode(message.byteLength), message)
-}
-
-/**
- * Splits a byte stream into length-prefixed messages. Unlike a generic
- * decoder it rejects a malformed varint at once instead of buffering until a
- * size limit trips.
- */
-export class FrameDecoder {
-  private readonly buffer = new Uint8ArrayList()
-  private readonly maxMessageSize: number
-
-  constructor (maxMessageSize: number) {
-    this.maxMessageSize = maxMessageSize
-  }
-
-  /**
-   * Bytes received and not yet returned as a message
-   */
-  get buffered (): number {
-    return this.buffer.byteLength
-  }
-
-  * decode (chunk: Uint8Array | Uint8ArrayList): Generator<Uint8ArrayList> {
-    this.buffer.append(chunk)
-
-    while (this.buffer.byteLength > 0) {
-      let length = 0
-      let prefixBytes = 0
-      let complete = false
-      for (let i = 0; i < this.buffer.byteLength; i++) {
-        const byte = this.buffer.get(i)
-        if (i >= 5) {
-          throw new InvalidMessageError('Invalid varint length prefix')
-        }
-        length += (byte & 0x7f) * 2 ** (7 * i)
-        prefixBytes++
-        if ((byte & 0x80) === 0) {
-          complete = true
-          break
-        }
-      }
-
-      if (length > this.maxMessageSize) {
-        throw new MessageTooLargeError(`Message of ${length} bytes is larger than the limit of ${this.maxMessageSize}`)
-      }
-      if (!complete) {
-        return
-      }
-      if (prefixBytes > 1 && this.buffer.get(prefixBytes - 1) === 0) {
-        throw new InvalidMessageError('Invalid varint length prefix (not minimal)')
-      }
-      if (this.buffer.byteLength < prefixBytes + length) {
-        return
-      }
-
-      const message = this.buffer.sublist(prefixBytes, prefixBytes + length)
-      this.buffer.consume(prefixBytes + length)
-      yield message
-    }
-  }
 }

@@ -220,3 +220,29 @@ export const PROBE_TIMEOUT = 5_000
  * @default 1024
  */
 export const DROPPED_WANTS_PER_DOWNSTREAM = 1024
+
+/**
+ * Outbound Bitswap streams that may be open at once on one connection. The
+ * forwarder keeps one long-lived stream per peer; the rest is headroom for a
+ * stream that replaces a failed one while the old one is still closing.
+ *
+ * @default 64
+ */
+export const MAX_OUTBOUND_STREAMS = 64
+
+/**
+ * Cut-off peers remembered at once. Each is forgotten when its `cutOffTime`
+ * ends, or earlier, oldest first, when more peers than this are cut off, so a
+ * flood of misbehaving peer ids cannot grow the forwarder's memory.
+ *
+ * @default 10000
+ */
+export const MAX_CUT_OFF_PEERS = 10_000
+
+/**
+ * The longest length prefix read: a varint of up to 5 bytes holds any 32-bit
+ * length, far beyond `maxMessageSize`. A longer one is malformed.
+ *
+ * @default 5
+ */
+export const MAX_LENGTH_PREFIX_BYTES = 5

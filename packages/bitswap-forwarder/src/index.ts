@@ -146,6 +146,13 @@ export interface BitswapForwarderInit {
    */
   maxInboundStreamsPerDownstream?: number
   /**
+   * Outbound Bitswap streams open at once on one connection (one per peer is
+   * used; the rest is headroom for replacing a failed stream)
+   *
+   * @default 64
+   */
+  maxOutboundStreams?: number
+  /**
    * Wants outstanding on one downstream at once
    *
    * @default 512
@@ -188,6 +195,12 @@ export interface BitswapForwarderInit {
    * @default 60000
    */
   cutOffTime?: number
+  /**
+   * Cut-off peers remembered at once; beyond it the oldest cut-off ends early
+   *
+   * @default 10000
+   */
+  maxCutOffPeers?: number
   /**
    * A block cache consulted before downstreams: `true` for an in-memory LRU
    * of `cacheMaxBytes`, or any blockstore

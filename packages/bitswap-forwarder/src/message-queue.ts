@@ -1,11 +1,11 @@
-import { blockSize, encodeFrame, MESSAGE_OVERHEAD, presenceSize, versionOf, wantSize } from './codec.ts'
+import { pEvent, TimeoutError } from 'p-event'
+import { blockSize, MESSAGE_OVERHEAD, presenceSize, SHA2_256, versionOf, wantSize } from './codec.ts'
 import { NotConnectedError, SendTimeoutError } from './errors.ts'
+import { encodeFrame } from './framing.ts'
 import type { BitswapVersion, OutgoingBlock, OutgoingMessage, OutgoingPresence, OutgoingWant, PresenceKind, WantKind } from './codec.ts'
 import type { Logger, PeerId, Stream } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
 import type { CID } from 'multiformats/cid'
-
-const SHA2_256 = 0x12
 
 export interface MessageQueueInit {
   peer: PeerId
@@ -69,13 +69,6 @@ export class MessageQueue {
   constructor (init: MessageQueueInit) {
     this.peer = init.peer
     this.init = init
-  }
-
-  /**
-   * The version negotiated on the current (or last) stream
-   */
-  get negotiatedVersion (): BitswapVersion | undefined {
-    return this.version
   }
 
   /**
@@ -340,30 +333,21 @@ export class MessageQueue {
 }
 
 /**
- * Resolves on the stream's next 'drain' event, rejects if it closes first.
- * (`stream.onDrain()` in `@libp2p/utils` 7.4 resolves at once after the first
- * drain, so it cannot be used as a brake.)
+ * Waits for the stream's next 'drain' event; rejects if it closes first, and
+ * resets it if the peer reads nothing for `timeout` ms. (`stream.onDrain()`
+ * in `@libp2p/utils` 7.4 keeps its first promise and so resolves at once
+ * after the first drain: it cannot be used as a brake.)
  */
 async function drained (stream: Stream, timeout: number): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      stream.removeEventListener('drain', onDrain)
-      stream.removeEventListener('close', onClose)
-      const err = new SendTimeoutError(`The peer read nothing for ${timeout}ms`)
-      stream.abort(err)
-      reject(err)
-    }, timeout)
-    const onDrain = (): void => {
-      clearTimeout(timer)
-      stream.removeEventListener('close', onClose)
-      resolve()
+  try {
+    await pEvent(stream, 'drain', { rejectionEvents: ['close'], timeout })
+  } catch (err: any) {
+    if (err instanceof TimeoutError) {
+      const timedOut = new SendTimeoutError(`The peer read nothing for ${timeout}ms`)
+      stream.abort(timedOut)
+      throw timedOut
     }
-    const onClose = (evt: any): void => {
-      clearTimeout(timer)
-      stream.removeEventListener('drain', onDrain)
-      reject(evt.error ?? new Error('Stream closed while waiting for drain'))
-    }
-    stream.addEventListener('drain', onDrain, { once: true })
-    stream.addEventListener('close', onClose, { once: true })
-  })
+    // a 'close' event
+    throw err?.error ?? new Error('Stream closed while waiting for drain')
+  }
 }

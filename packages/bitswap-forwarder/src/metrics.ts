@@ -5,6 +5,40 @@ import type { HistogramGroup, Metrics } from '@libp2p/interface'
 export type Counters = Omit<BitswapForwarderStats, 'upstreamPeers' | 'trackedWants' | 'pendingCids' | 'downstreams' | 'failovers' | 'timeouts' | 'coalescedWants'>
 
 /**
+ * Counters of one downstream
+ */
+export type DownstreamCounters = BitswapForwarderStats['downstreams'][string]
+
+export function createCounters (): Counters {
+  return {
+    wantsReceived: 0,
+    cancelsReceived: 0,
+    wantsForwarded: 0,
+    cancelsForwarded: 0,
+    blocksReceived: 0,
+    blockBytesReceived: 0,
+    blocksSent: 0,
+    blockBytesSent: 0,
+    havesSent: 0,
+    dontHavesSent: 0,
+    badBlocks: 0,
+    duplicateBlocks: 0,
+    unwantedBlocks: 0,
+    cacheHits: 0,
+    cacheMisses: 0,
+    downstreamWantsDropped: 0,
+    windowWantsPassed: 0,
+    windowBlocksPassed: 0,
+    windowBlocksRefused: 0,
+    probes: 0,
+    refusedWants: 0,
+    malformedMessages: 0,
+    refusedStreams: 0,
+    cutOffs: 0
+  }
+}
+
+/**
  * Where the calculated metrics read their values
  */
 export interface MetricSources {
@@ -13,6 +47,8 @@ export interface MetricSources {
   pendingCids(): number
   trackedWants(): number
   upstreamPeers(): number
+  /** Peers with an outbound queue */
+  queues(): number
   windows(): number
 }
 
@@ -26,6 +62,14 @@ export function registerMetrics (metrics: Metrics | undefined, sources: MetricSo
     return undefined
   }
   const c = sources.counters
+  metrics.registerMetric('kitsune_bitswap_upstream_ledgers', {
+    help: 'Upstream peers with a ledger',
+    calculate: sources.upstreamPeers
+  })
+  metrics.registerMetric('kitsune_bitswap_outbound_queues', {
+    help: 'Peers with an outbound message queue',
+    calculate: sources.queues
+  })
   metrics.registerCounterGroup('kitsune_bitswap_wants_total', {
     label: 'direction',
     help: 'Want entries received from upstream peers (in), sent to downstreams (out), joined to a pending one (coalesced), passed from downstreams through preload windows (window), and probe() want-haves (probe)',

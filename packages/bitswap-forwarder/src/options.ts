@@ -16,6 +16,7 @@ export interface Options {
   maxOutstandingBytes: number
   maxInboundStreamsPerPeer: number
   maxInboundStreamsPerDownstream: number
+  maxOutboundStreams: number
   maxWantsPerDownstream: number
   downstreamTimeout: number
   dontHaveTtl: number
@@ -23,6 +24,7 @@ export interface Options {
   openStreamTimeout: number
   sendTimeout: number
   cutOffTime: number
+  maxCutOffPeers: number
   windowTimeout: number
   recentKeys: number
   droppedWantsPerDownstream: number
@@ -48,6 +50,7 @@ export function validate (init: BitswapForwarderInit): Options {
     maxOutstandingBytes: positive('maxOutstandingBytes', init.maxOutstandingBytes, C.MAX_OUTSTANDING_BYTES),
     maxInboundStreamsPerPeer: positive('maxInboundStreamsPerPeer', init.maxInboundStreamsPerPeer, C.MAX_INBOUND_STREAMS_PER_PEER),
     maxInboundStreamsPerDownstream: positive('maxInboundStreamsPerDownstream', init.maxInboundStreamsPerDownstream, C.MAX_INBOUND_STREAMS_PER_DOWNSTREAM),
+    maxOutboundStreams: positive('maxOutboundStreams', init.maxOutboundStreams, C.MAX_OUTBOUND_STREAMS),
     maxWantsPerDownstream: positive('maxWantsPerDownstream', init.maxWantsPerDownstream, C.MAX_WANTS_PER_DOWNSTREAM),
     downstreamTimeout: positive('downstreamTimeout', init.downstreamTimeout, C.DOWNSTREAM_TIMEOUT),
     dontHaveTtl: init.dontHaveTtl ?? C.DONT_HAVE_TTL,
@@ -55,6 +58,7 @@ export function validate (init: BitswapForwarderInit): Options {
     openStreamTimeout: positive('openStreamTimeout', init.openStreamTimeout, C.OPEN_STREAM_TIMEOUT),
     sendTimeout: positive('sendTimeout', init.sendTimeout, C.SEND_TIMEOUT),
     cutOffTime: init.cutOffTime ?? C.CUT_OFF_TIME,
+    maxCutOffPeers: positive('maxCutOffPeers', init.maxCutOffPeers, C.MAX_CUT_OFF_PEERS),
     windowTimeout: positive('windowTimeout', init.windowTimeout, C.WINDOW_TIMEOUT),
     recentKeys: positive('recentKeys', init.recentKeys, C.RECENT_KEYS),
     droppedWantsPerDownstream: positive('droppedWantsPerDownstream', init.droppedWantsPerDownstream, C.DROPPED_WANTS_PER_DOWNSTREAM)

@@ -9,6 +9,12 @@ import type { CID } from 'multiformats/cid'
 export type LedgerEntryState = 'held' | 'routed'
 
 /**
+ * `upstream`: a peer that came to the proxy; `downstream`: a downstream whose
+ * wants passed a preload window
+ */
+export type LedgerRole = 'upstream' | 'downstream'
+
+/**
  * One want of one peer
  */
 export interface LedgerEntry {
@@ -45,7 +51,7 @@ export class Totals {
 export class PeerLedger {
   readonly peer: PeerId
   readonly peerKey: string
-  readonly role: 'upstream' | 'downstream'
+  readonly role: LedgerRole
   readonly entries = new Map<string, LedgerEntry>()
   /** Keys of held entries, oldest first */
   readonly held = new Set<string>()
@@ -58,7 +64,7 @@ export class PeerLedger {
   throttled = false
   private readonly totals?: Totals
 
-  constructor (peer: PeerId, role: 'upstream' | 'downstream', totals?: Totals) {
+  constructor (peer: PeerId, role: LedgerRole, totals?: Totals) {
     this.peer = peer
     this.peerKey = peer.toString()
     this.role = role

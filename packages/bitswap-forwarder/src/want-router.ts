@@ -1,7 +1,10 @@
+import { LRUCache } from 'lru-cache'
 import { samePrefix } from './codec.ts'
+import { isLive, liveAsks } from './pending-want.ts'
 import type { BlockPrefix, PresenceKind } from './codec.ts'
 import type { MessageQueue } from './message-queue.ts'
 import type { LedgerEntry, PeerLedger } from './peer-ledger.ts'
+import type { Ask, AskState, PendingWant, ProviderState } from './pending-want.ts'
 import type { Logger, PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
@@ -34,55 +37,6 @@ export interface WantRouterInit {
   onTimeout?(provider: PeerId): void
 }
 
-/**
- * - `queued`: waiting for a slot on the provider
- * - `sent`: the want is on its way or registered at the provider
- * - `have`: the provider said HAVE; the block may follow
- * - `dont-have`: the provider said DONT_HAVE
- * - `timed-out`: nothing came back in time; it may still answer
- * - `failed`: the provider sent a bad block in its place
- */
-type AskState = 'queued' | 'sent' | 'have' | 'dont-have' | 'timed-out' | 'failed'
-
-interface Ask {
-  readonly provider: ProviderState
-  readonly pending: PendingWant
-  state: AskState
-  round: number
-  sentAt: number
-  /** Holds one of the provider's `maxAsksPerProvider` slots */
-  slot: boolean
-  /** The provider holds the want in its ledger, so a CANCEL is owed */
-  registered: boolean
-}
-
-interface ProviderState {
-  readonly peer: PeerId
-  readonly key: string
-  readonly asks: Map<string, Ask>
-  readonly backlog: Set<Ask>
-  inflight: number
-  lastActivity: number
-}
-
-interface Wanter {
-  ledger: PeerLedger
-  entry: LedgerEntry
-}
-
-interface PendingWant {
-  readonly key: string
-  readonly cid: CID
-  readonly wanters: Map<string, Wanter>
-  readonly asks: Map<string, Ask>
-  wantBlock: boolean
-  priority: number
-  candidates?: PeerId[]
-  next: number
-  round: number
-  parkedAt?: number
-}
-
 export interface WantRouterStats {
   /** CIDs being fetched */
   pending: number
@@ -97,8 +51,6 @@ export interface WantRouterStats {
   exhausted: number
 }
 
-const LIVE: ReadonlySet<AskState> = new Set(['queued', 'sent', 'have'])
-
 /**
  * Routes each CID's wants to providers, one CID at a time: coalesces wanters
  * of the same CID onto one set of asks, fails over on DONT_HAVE, timeout,
@@ -111,12 +63,14 @@ export class WantRouter {
   private readonly init: WantRouterInit
   private readonly pending = new Map<string, PendingWant>()
   private readonly providers = new Map<string, ProviderState>()
-  private readonly recent = new Map<string, true>()
+  /** CIDs finished recently, to tell a late duplicate block from a corrupt one */
+  private readonly recent: LRUCache<string, true>
   private sweepTimer?: ReturnType<typeof setInterval>
   readonly stats: WantRouterStats = { pending: 0, coalesced: 0, asks: 0, failovers: 0, timeouts: 0, exhausted: 0 }
 
   constructor (init: WantRouterInit) {
     this.init = init
+    this.recent = new LRUCache({ max: init.recentKeys })
   }
 
   get size (): number {
@@ -128,13 +82,6 @@ export class WantRouter {
    */
   has (key: string): boolean {
     return this.pending.has(key)
-  }
-
-  /**
-   * Asks outstanding (sent and not yet answered) on a provider
-   */
-  outstanding (peer: PeerId): number {
-    return this.providers.get(peer.toString())?.inflight ?? 0
   }
 
   /**
@@ -367,16 +314,6 @@ export class WantRouter {
     this.dispatch(pending)
   }
 
-  private live (pending: PendingWant): number {
-    let live = 0
-    for (const ask of pending.asks.values()) {
-      if (LIVE.has(ask.state)) {
-        live++
-      }
-    }
-    return live
-  }
-
   private dispatch (pending: PendingWant): void {
     if (pending.candidates == null) {
       const first = pending.wanters.values().next().value
@@ -384,7 +321,7 @@ export class WantRouter {
       pending.next = 0
     }
 
-    while (this.live(pending) < this.init.fanout && pending.next < pending.candidates.length) {
+    while (liveAsks(pending) < this.init.fanout && pending.next < pending.candidates.length) {
       const peer = pending.candidates[pending.next++]
       if (!this.init.isAvailable(peer)) {
         continue
@@ -393,14 +330,14 @@ export class WantRouter {
       if (existing != null && existing.round === pending.round) {
         continue
       }
-      if (existing != null && LIVE.has(existing.state)) {
+      if (existing != null && isLive(existing)) {
         existing.round = pending.round
         continue
       }
       this.ask(pending, peer, existing)
     }
 
-    if (this.live(pending) === 0) {
+    if (liveAsks(pending) === 0) {
       this.park(pending)
     }
   }
@@ -505,11 +442,7 @@ export class WantRouter {
     }
     pending.asks.clear()
 
-    this.recent.delete(pending.key)
     this.recent.set(pending.key, true)
-    if (this.recent.size > this.init.recentKeys) {
-      this.recent.delete(this.recent.keys().next().value as string)
-    }
   }
 
   private provider (peer: PeerId): ProviderState {

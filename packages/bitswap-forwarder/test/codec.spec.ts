@@ -5,7 +5,8 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import * as varint from 'uint8-varint'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { equals } from 'uint8arrays/equals'
-import { decodeMessage, encodeFrame, encodeMessage, encodePrefix, frame, FrameDecoder, keyOf, parsePrefix, versionOf } from '../src/codec.ts'
+import { decodeMessage, encodeMessage, encodePrefix, keyOf, parsePrefix, versionOf } from '../src/codec.ts'
+import { encodeFrame, frame, readFrames, splitFrames } from '../src/framing.ts'
 import { BitswapMessage, BlockPresenceType, WantType } from '../src/pb/message.ts'
 import { BlockVerifier } from '../src/verifier.ts'
 import type { OutgoingMessage } from '../src/codec.ts'
@@ -107,7 +108,7 @@ describe('codec', () => {
     }
     for (const version of ['1.0.0', '1.1.0', '1.2.0'] as const) {
       const zeroCopy = encodeFrame(message, version)
-      const [decoded] = [...new FrameDecoder(1_000_000).decode(zeroCopy)]
+      const [decoded] = [...splitFrames([zeroCopy], 1_000_000)]
       const reference = encodeMessage(message, version)
       expect(decoded.byteLength, version).to.equal(reference.byteLength)
       expect(decodeMessage(decoded, options).blocks.map(b => b.data.byteLength), version).to.deep.equal([1, 200_000])
@@ -165,30 +166,41 @@ describe('codec', () => {
       const messages = [new Uint8Array(0), Uint8Array.from([1, 2, 3]), new Uint8Array(300).fill(7)]
       const stream = new Uint8ArrayList(...messages.map(m => frame(m))).subarray()
       for (const size of [1, 2, 7, stream.byteLength]) {
-        const decoder = new FrameDecoder(1000)
-        const out: Uint8Array[] = []
+        const chunks: Uint8Array[] = []
         for (let offset = 0; offset < stream.byteLength; offset += size) {
-          for (const message of decoder.decode(stream.subarray(offset, offset + size))) {
-            out.push(message.subarray())
-          }
+          chunks.push(stream.subarray(offset, offset + size))
         }
+        const out = [...splitFrames(chunks, 1000)].map(m => m.subarray())
         expect(out.map(m => m.byteLength), `chunks of ${size}`).to.deep.equal([0, 3, 300])
-        expect(decoder.buffered).to.equal(0)
+        // bytes left over at the end would throw
+        expect(() => [...splitFrames(chunks, 1000)], 'nothing left buffered').to.not.throw()
       }
     })
 
     it('accepts a message of exactly maxMessageSize and rejects one byte more before it arrives', () => {
-      const decoder = new FrameDecoder(1000)
-      expect([...decoder.decode(frame(new Uint8Array(1000)))]).to.have.lengthOf(1)
-      expect(() => [...new FrameDecoder(1000).decode(varint.encode(1001))]).to.throw().with.property('name', 'MessageTooLargeError')
+      expect([...splitFrames([frame(new Uint8Array(1000))], 1000)]).to.have.lengthOf(1)
+      expect(() => [...splitFrames([varint.encode(1001)], 1000)]).to.throw().with.property('name', 'MessageTooLargeError')
     })
 
-    it('rejects a varint that never ends at once', () => {
-      expect(() => [...new FrameDecoder(4 * 1024 * 1024).decode(new Uint8Array(6).fill(0x80))]).to.throw().with.property('name', 'InvalidMessageError')
+    it('rejects a varint that never ends at once', async () => {
+      // a stream that sends six continuation bytes and then nothing: the
+      // prefix must be refused without waiting for more
+      async function * hanging (): AsyncGenerator<Uint8Array> {
+        yield new Uint8Array(6).fill(0x80)
+        throw new Error('read past the bad prefix')
+      }
+      const reading = (async () => {
+        const frames: unknown[] = []
+        for await (const bytes of readFrames(hanging(), 4 * 1024 * 1024)) {
+          frames.push(bytes)
+        }
+        return frames
+      })()
+      await expect(reading).to.eventually.be.rejected().with.property('name', 'InvalidMessageError')
     })
 
     it('rejects a non-minimal varint', () => {
-      expect(() => [...new FrameDecoder(1000).decode(Uint8Array.from([0x81, 0x00, 1]))]).to.throw().with.property('name', 'InvalidMessageError')
+      expect(() => [...splitFrames([Uint8Array.from([0x81, 0x00, 1])], 1000)]).to.throw().with.property('name', 'InvalidMessageError')
     })
   })
 })

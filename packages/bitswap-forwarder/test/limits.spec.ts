@@ -1,7 +1,8 @@
 import { expect } from 'aegir/chai'
 import { equals } from 'uint8arrays/equals'
 import { LruBlockCache } from '../src/block-cache.ts'
-import { encodeMessage, frame, keyOf } from '../src/codec.ts'
+import { encodeMessage, keyOf } from '../src/codec.ts'
+import { frame } from '../src/framing.ts'
 import { BitswapMessage } from '../src/pb/message.ts'
 import { addressOf, delay, startProxy, stopAll, waitFor } from './fixtures.ts'
 import { ended, makeBlock, RawBitswapPeer, want } from './raw-peer.ts'
@@ -149,9 +150,14 @@ describe('limits, each at its edge', function () {
     slow.paused = true
 
     await slow.send(proxyNode!.peerId, { wants: blocks.map(b => want(b.cid)), blocks: [], presences: [] })
-    await delay(1_000)
-    const fetched = proxyNode!.services.bitswapForwarder.stats().blocksReceived
-    expect(fetched, 'blocks fetched for a peer that reads nothing').to.be.below(32)
+    // the budget holds 8 blocks (256 KiB / 32 KiB) and the stream's flow
+    // control window absorbs 8 more: once that much was fetched and nothing
+    // is in flight, the rest of the wants are held back
+    const forwarder = proxyNode!.services.bitswapForwarder
+    await waitFor(() => forwarder.stats().blocksReceived >= 8 && forwarder.stats().pendingCids === 0, 5_000, 'the budget spent')
+    const fetched = forwarder.stats().blocksReceived
+    expect(fetched, 'blocks fetched for a peer that reads nothing').to.be.at.most(16)
+    expect(forwarder.ledger(slow.peerId), 'the rest wait in its ledger').to.have.lengthOf(64 - fetched)
 
     slow.resume()
     const received = await slow.waitForBlocks(blocks.map(b => b.cid), 20_000)
@@ -167,10 +173,16 @@ describe('limits, each at its edge', function () {
     const [slowBlocks, otherBlocks] = [blocks.slice(0, 64), blocks.slice(64)]
     slow.paused = true
 
+    const forwarder = proxyNode!.services.bitswapForwarder
     await slow.send(proxyNode!.peerId, { wants: slowBlocks.map(b => want(b.cid)), blocks: [], presences: [] })
-    await delay(1_000)
+    // 512 KiB hold 16 blocks of 32 KiB: once that much was fetched and
+    // nothing is in flight, the global budget is spent
+    await waitFor(() => forwarder.stats().blocksReceived >= 16 && forwarder.stats().pendingCids === 0, 5_000, 'the global budget spent')
     await other.send(proxyNode!.peerId, { wants: otherBlocks.map(b => want(b.cid)), blocks: [], presences: [] })
-    await delay(500)
+    // wants are routed (or held) as the message is read: once they are in
+    // the ledger, whatever was going to be asked has been
+    await waitFor(() => forwarder.ledger(other.peerId).length === 4, 5_000, 'the other peer\'s wants in')
+    expect(forwarder.stats().pendingCids, 'nothing routed for the other peer').to.equal(0)
     expect(otherBlocks.every(b => downstream.wantsFor(b.cid).length === 0), 'nothing asked for the other peer').to.be.true()
     expect(proxyNode!.services.bitswapForwarder.ledger(other.peerId)).to.have.lengthOf(4)
 
@@ -199,17 +211,20 @@ describe('limits, each at its edge', function () {
     for (let i = 0; i < 3; i++) {
       open.push(await client.sendBytes(proxyNode!.peerId, new Uint8Array(0), { close: false }))
     }
-    await delay(100)
-    expect(open.every(s => s.status === 'open')).to.be.true()
 
+    // the fourth is refused only once the three are counted, and a reset of
+    // any of them would have reached the client before this one's
     const extra = await client.sendBytes(proxyNode!.peerId, new Uint8Array(0), { close: false })
     expect(await ended(extra)).to.equal('reset')
+    expect(open.every(s => s.status === 'open')).to.be.true()
     expect(proxyNode!.services.bitswapForwarder.stats().refusedStreams).to.equal(1)
 
     await open[0].close()
     await waitFor(() => open[0].status === 'closed', 5_000, 'stream closed')
     const again = await client.sendBytes(proxyNode!.peerId, new Uint8Array(0), { close: false })
-    await delay(100)
+    // a marker: with `again` the peer is at its limit, so the next is refused
+    const marker = await client.sendBytes(proxyNode!.peerId, new Uint8Array(0), { close: false })
+    expect(await ended(marker)).to.equal('reset')
     expect(again.status).to.equal('open')
   })
 

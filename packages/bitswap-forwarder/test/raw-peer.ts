@@ -3,7 +3,8 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { Uint8ArrayList } from 'uint8arraylist'
-import { decodeMessage, encodeMessage, frame, FrameDecoder, keyOf, protocolsOf } from '../src/codec.ts'
+import { decodeMessage, encodeMessage, keyOf, protocolsOf } from '../src/codec.ts'
+import { frame, readFrames } from '../src/framing.ts'
 import { BlockVerifier } from '../src/verifier.ts'
 import { waitFor } from './fixtures.ts'
 import type { Multiaddr } from './fixtures.ts'
@@ -82,16 +83,13 @@ export class RawBitswapPeer {
       stream.pause()
       stream.maxReadBufferLength = 64 * 1024 * 1024
     }
-    const decoder = new FrameDecoder(64 * 1024 * 1024)
     Promise.resolve().then(async () => {
-      for await (const chunk of stream) {
-        for (const bytes of decoder.decode(chunk)) {
-          this.messageSizes.push(bytes.byteLength)
-          const message = decodeMessage(bytes, { maxEntries: 100_000, canVerify: () => true })
-          this.received.push({ from: from.toString(), protocol: stream.protocol, message })
-          if (this.serve) {
-            await this.answer(from, message)
-          }
+      for await (const bytes of readFrames(stream, 64 * 1024 * 1024)) {
+        this.messageSizes.push(bytes.byteLength)
+        const message = decodeMessage(bytes, { maxEntries: 100_000, canVerify: () => true })
+        this.received.push({ from: from.toString(), protocol: stream.protocol, message })
+        if (this.serve) {
+          await this.answer(from, message)
         }
       }
     }).catch(() => {})

@@ -3,9 +3,10 @@ import { CID } from 'multiformats/cid'
 import { create as createDigest } from 'multiformats/hashes/digest'
 import { identity } from 'multiformats/hashes/identity'
 import { equals } from 'uint8arrays/equals'
-import { frame, keyOf } from '../src/codec.ts'
+import { keyOf } from '../src/codec.ts'
+import { frame } from '../src/framing.ts'
 import { BitswapMessage } from '../src/pb/message.ts'
-import { addressOf, delay, startProxy, stopAll, waitFor } from './fixtures.ts'
+import { addressOf, startProxy, stopAll, waitFor } from './fixtures.ts'
 import { makeBlock, RawBitswapPeer, want } from './raw-peer.ts'
 import type { ProxyNode } from './fixtures.ts'
 import type { BalancingStrategy } from '@kitsune/proxy'
@@ -56,8 +57,6 @@ describe('want routing (raw Bitswap peers around a real proxy)', function () {
     }
     await waitFor(() => proxyNode!.services.bitswapForwarder.stats().coalescedWants === 2, 5_000, 'three wants in')
     await waitFor(() => downstream.wantsFor(block.cid).length > 0, 5_000, 'want downstream')
-    await delay(100)
-    expect(downstream.wantsFor(block.cid).filter(w => !w.cancel), 'one want downstream').to.have.lengthOf(1)
 
     await downstream.send(proxyNode.peerId, { wants: [], blocks: [block], presences: [] })
     for (const client of wanters) {
@@ -65,6 +64,8 @@ describe('want routing (raw Bitswap peers around a real proxy)', function () {
       expect(equals(blocks.get(keyOf(block.cid)) ?? new Uint8Array(), block.data)).to.be.true()
     }
     await waitFor(() => downstream.wantsFor(block.cid).some(w => w.cancel), 5_000, 'CANCEL downstream')
+    // a second want would have come before the CANCEL, on the same stream
+    expect(downstream.wantsFor(block.cid).filter(w => !w.cancel), 'one want downstream').to.have.lengthOf(1)
     expect(proxyNode.services.bitswapForwarder.stats().blocksReceived).to.equal(1)
     expect(proxyNode.services.bitswapForwarder.stats().blocksSent).to.equal(3)
   })
@@ -98,7 +99,7 @@ describe('want routing (raw Bitswap peers around a real proxy)', function () {
     expect(first.wantsFor(block.cid).filter(w => !w.cancel)).to.have.lengthOf(1)
     expect(second.wantsFor(block.cid).filter(w => !w.cancel)).to.have.lengthOf(1)
     expect(client.presences(block.cid)).to.deep.equal([])
-    expect(proxyNode.services.bitswapForwarder.stats().failovers).to.be.greaterThan(0)
+    expect(proxyNode.services.bitswapForwarder.stats().failovers, 'one DONT_HAVE, one fail-over').to.equal(1)
   })
 
   it('answers DONT_HAVE once, only when no downstream has the block, and only to a client that asked for it', async () => {
@@ -113,7 +114,13 @@ describe('want routing (raw Bitswap peers around a real proxy)', function () {
     await silent.send(proxyNode.peerId, { wants: [want(missing.cid, { sendDontHave: false })], blocks: [], presences: [] })
 
     await waitFor(() => asks.presences(missing.cid).length > 0, 5_000, 'DONT_HAVE')
-    await delay(200)
+    // a marker both clients hear DONT_HAVE for: anything said about the
+    // missing block would have reached them before it, on the same stream
+    const marker = await makeBlock(17)
+    for (const client of [asks, silent]) {
+      await client.send(proxyNode.peerId, { wants: [want(marker.cid, { sendDontHave: true })], blocks: [], presences: [] })
+    }
+    await waitFor(() => asks.presences(marker.cid).length > 0 && silent.presences(marker.cid).length > 0, 5_000, 'marker DONT_HAVEs')
     expect(asks.presences(missing.cid)).to.deep.equal(['dont-have'])
     expect(silent.presences(missing.cid)).to.deep.equal([])
     expect(first.wantsFor(missing.cid).length).to.be.greaterThan(0)
@@ -228,8 +235,14 @@ describe('want routing (raw Bitswap peers around a real proxy)', function () {
     await waitFor(() => proxyNode!.services.bitswapForwarder.stats().coalescedWants === 1, 5_000, 'two wanters')
 
     await one.send(proxyNode.peerId, { wants: [want(block.cid, { cancel: true })], blocks: [], presences: [] })
-    await delay(200)
+    await waitFor(() => proxyNode!.services.bitswapForwarder.ledger(one.peerId).length === 0, 5_000, 'the first cancel in')
+    // a marker want that reaches the downstream after any CANCEL would have
+    const marker = await makeBlock(18)
+    await one.send(proxyNode.peerId, { wants: [want(marker.cid)], blocks: [], presences: [] })
+    await waitFor(() => downstream.wantsFor(marker.cid).length > 0, 5_000, 'marker want downstream')
     expect(downstream.wantsFor(block.cid).some(w => w.cancel), 'no CANCEL while one wanter is left').to.be.false()
+    await one.send(proxyNode.peerId, { wants: [want(marker.cid, { cancel: true })], blocks: [], presences: [] })
+    await waitFor(() => proxyNode!.services.bitswapForwarder.ledger(one.peerId).length === 0, 5_000, 'marker cancelled')
 
     await two.send(proxyNode.peerId, { wants: [want(block.cid, { cancel: true })], blocks: [], presences: [] })
     await waitFor(() => downstream.wantsFor(block.cid).some(w => w.cancel), 5_000, 'CANCEL')
@@ -268,7 +281,8 @@ describe('want routing (raw Bitswap peers around a real proxy)', function () {
 
     await downstream.send(proxyNode.peerId, { wants: [want(block.cid)], blocks: [], presences: [] })
     await waitFor(() => proxyNode!.services.bitswapForwarder.stats().downstreamWantsDropped === 1, 5_000, 'want dropped')
-    await delay(200)
+    // dropped as it was read: nothing was queued for the client or the
+    // downstream, so nothing can still be on its way
     expect(client.received).to.have.lengthOf(0)
     expect(downstream.all().flatMap(m => m.blocks)).to.have.lengthOf(0)
   })
@@ -310,8 +324,10 @@ describe('want routing (raw Bitswap peers around a real proxy)', function () {
 
     window.close()
     expect(proxyNode.services.bitswapForwarder.windows()).to.have.lengthOf(0)
+    const dropped = proxyNode.services.bitswapForwarder.stats().downstreamWantsDropped
     await downstream.send(proxyNode.peerId, { wants: [want(outside.cid)], blocks: [], presences: [] })
-    await delay(200)
+    // dropped as it was read: nothing was queued for the browser
+    await waitFor(() => proxyNode!.services.bitswapForwarder.stats().downstreamWantsDropped === dropped + 1, 5_000, 'want dropped')
     expect(browser.wantsFor(outside.cid), 'closed windows pass nothing').to.have.lengthOf(0)
   })
 
@@ -397,7 +413,9 @@ describe('want routing (raw Bitswap peers around a real proxy)', function () {
 
     await client.send(proxyNode.peerId, { wants: blocks.map(b => want(b.cid)), blocks: [], presences: [] })
     await waitFor(() => downstream.all().flatMap(m => m.wants).length === 3, 5_000, 'three wants')
-    await delay(200)
+    // all four were placed as the message was read and went out in one
+    // batch: a fourth want would have been in it
+    expect(downstream.received).to.have.lengthOf(1)
     expect(downstream.all().flatMap(m => m.wants)).to.have.lengthOf(3)
     const waiting = blocks.find(b => downstream.wantsFor(b.cid).length === 0)
     expect(waiting).to.exist()

@@ -1,6 +1,6 @@
 import { expect } from 'aegir/chai'
 import { keyOf } from '../src/codec.ts'
-import { addFile, addressOf, connectClient, delay, startHelias, startProxy, stopAll, waitFor } from './fixtures.ts'
+import { addFile, addressOf, connectClient, startHelias, startProxy, stopAll, waitFor } from './fixtures.ts'
 import { makeBlock, RawBitswapPeer, want } from './raw-peer.ts'
 import type { ProxyNode } from './fixtures.ts'
 import type { WindowCloseReason } from '../src/index.ts'
@@ -68,7 +68,7 @@ describe('preload windows and probes', function () {
     expect(reasons).to.deep.equal(['budget'])
     expect(window.blocksPassed).to.equal(3)
     expect(proxyNode!.services.bitswapForwarder.stats().windowBlocksRefused).to.equal(1)
-    await delay(200)
+    // refused as it was read: nothing was queued for the downstream
     expect((await downstream.receivedBlocks()).has(keyOf(blocks[3].cid)), 'the block over the budget is not passed on').to.be.false()
   })
 
@@ -97,7 +97,7 @@ describe('preload windows and probes', function () {
     const [early, other] = blocks
     await downstream.send(proxyNode!.peerId, { wants: [want(early.cid), want(other.cid)], blocks: [], presences: [] })
     await waitFor(() => proxyNode!.services.bitswapForwarder.stats().downstreamWantsDropped === 2, 5_000, 'wants dropped')
-    await delay(100)
+    // dropped as they were read: nothing was queued for the browser
     expect(browser.wantsFor(early.cid), 'one-way while no window is open').to.have.lengthOf(0)
 
     const window = proxyNode!.services.bitswapForwarder.openWindow({
@@ -107,19 +107,23 @@ describe('preload windows and probes', function () {
     const received = await downstream.waitForBlocks([early.cid])
     expect(received.has(keyOf(early.cid))).to.be.true()
     expect(window.wantsPassed).to.equal(1)
-    await delay(100)
+    // the window passed its one want when it opened, in the batch that
+    // carried the early want
     expect(browser.wantsFor(other.cid), 'wants the window does not cover stay dropped').to.have.lengthOf(0)
   })
 
   it('a cancelled dropped want is not passed by a later window', async () => {
     const { downstream, browser, blocks } = await setup(1)
     const [block] = blocks
+    const marker = await makeBlock(991)
     await downstream.send(proxyNode!.peerId, { wants: [want(block.cid)], blocks: [], presences: [] })
-    await downstream.send(proxyNode!.peerId, { wants: [want(block.cid, { cancel: true })], blocks: [], presences: [] })
     await waitFor(() => proxyNode!.services.bitswapForwarder.stats().downstreamWantsDropped === 1, 5_000, 'want dropped')
-    await delay(100)
-    const window = proxyNode!.services.bitswapForwarder.openWindow({ upstreams: [browser.peerId] })
-    await delay(300)
+    // the cancel, then a marker want in the same message: once the marker
+    // is dropped, the cancel has been read
+    await downstream.send(proxyNode!.peerId, { wants: [want(block.cid, { cancel: true }), want(marker.cid)], blocks: [], presences: [] })
+    await waitFor(() => proxyNode!.services.bitswapForwarder.stats().downstreamWantsDropped === 2, 5_000, 'cancel read')
+    // dropped wants are passed as the window opens, or never
+    const window = proxyNode!.services.bitswapForwarder.openWindow({ upstreams: [browser.peerId], filter: (cid) => !cid.equals(marker.cid) })
     expect(window.wantsPassed).to.equal(0)
     expect(browser.wantsFor(block.cid)).to.have.lengthOf(0)
   })

@@ -14,7 +14,7 @@ enum __WantTypeValues {
 }
 
 export namespace WantType {
-  export const codec = (): Codec<WantType, Partial<WantType>> => {
+  export const codec = (): Codec<WantType> => {
     return enumeration<WantType>(__WantTypeValues)
   }
 }
@@ -28,11 +28,11 @@ export interface WantlistEntry {
 }
 
 export namespace WantlistEntry {
-  let _codec: Codec<WantlistEntry, Partial<WantlistEntry>>
+  let _codec: Codec<WantlistEntry>
 
-  export const codec = (): Codec<WantlistEntry, Partial<WantlistEntry>> => {
+  export const codec = (): Codec<WantlistEntry> => {
     if (_codec == null) {
-      _codec = message<WantlistEntry, Partial<WantlistEntry>>((obj, w, opts = {}) => {
+      _codec = message<WantlistEntry>((obj, w, opts = {}) => {
         if (opts.lengthDelimited !== false) {
           w.fork()
         }
@@ -203,11 +203,11 @@ export interface Wantlist {
 }
 
 export namespace Wantlist {
-  let _codec: Codec<Wantlist, Partial<Wantlist>>
+  let _codec: Codec<Wantlist>
 
-  export const codec = (): Codec<Wantlist, Partial<Wantlist>> => {
+  export const codec = (): Codec<Wantlist> => {
     if (_codec == null) {
-      _codec = message<Wantlist, Partial<Wantlist>>((obj, w, opts = {}) => {
+      _codec = message<Wantlist>((obj, w, opts = {}) => {
         if (opts.lengthDelimited !== false) {
           w.fork()
         }
@@ -362,11 +362,11 @@ export interface Block {
 }
 
 export namespace Block {
-  let _codec: Codec<Block, Partial<Block>>
+  let _codec: Codec<Block>
 
-  export const codec = (): Codec<Block, Partial<Block>> => {
+  export const codec = (): Codec<Block> => {
     if (_codec == null) {
-      _codec = message<Block, Partial<Block>>((obj, w, opts = {}) => {
+      _codec = message<Block>((obj, w, opts = {}) => {
         if (opts.lengthDelimited !== false) {
           w.fork()
         }
@@ -479,7 +479,7 @@ enum __BlockPresenceTypeValues {
 }
 
 export namespace BlockPresenceType {
-  export const codec = (): Codec<BlockPresenceType, Partial<BlockPresenceType>> => {
+  export const codec = (): Codec<BlockPresenceType> => {
     return enumeration<BlockPresenceType>(__BlockPresenceTypeValues)
   }
 }
@@ -490,11 +490,11 @@ export interface BlockPresence {
 }
 
 export namespace BlockPresence {
-  let _codec: Codec<BlockPresence, Partial<BlockPresence>>
+  let _codec: Codec<BlockPresence>
 
-  export const codec = (): Codec<BlockPresence, Partial<BlockPresence>> => {
+  export const codec = (): Codec<BlockPresence> => {
     if (_codec == null) {
-      _codec = message<BlockPresence, Partial<BlockPresence>>((obj, w, opts = {}) => {
+      _codec = message<BlockPresence>((obj, w, opts = {}) => {
         if (opts.lengthDelimited !== false) {
           w.fork()
         }
@@ -605,11 +605,11 @@ export interface BitswapMessage {
 }
 
 export namespace BitswapMessage {
-  let _codec: Codec<BitswapMessage, Partial<BitswapMessage>>
+  let _codec: Codec<BitswapMessage>
 
-  export const codec = (): Codec<BitswapMessage, Partial<BitswapMessage>> => {
+  export const codec = (): Codec<BitswapMessage> => {
     if (_codec == null) {
-      _codec = message<BitswapMessage, Partial<BitswapMessage>>((obj, w, opts = {}) => {
+      _codec = message<BitswapMessage>((obj, w, opts = {}) => {
         if (opts.lengthDelimited !== false) {
           w.fork()
         }

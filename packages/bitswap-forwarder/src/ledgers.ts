@@ -1,0 +1,388 @@
+import { identity } from 'multiformats/hashes/identity'
+import { readBlock } from './block-cache.ts'
+import { INITIAL_BLOCK_SIZE_ESTIMATE } from './constants.ts'
+import { WantlistTooLargeError } from './errors.ts'
+import { PeerLedger, Totals } from './peer-ledger.ts'
+import type { DecodedMessage, Want } from './codec.ts'
+import type { MessageQueue } from './message-queue.ts'
+import type { Counters } from './metrics.ts'
+import type { Options } from './options.ts'
+import type { LedgerEntry, LedgerRole } from './peer-ledger.ts'
+import type { PeerState, PeerStates } from './peer-state.ts'
+import type { WantRouter } from './want-router.ts'
+import type { Logger, PeerId } from '@libp2p/interface'
+import type { Blockstore } from 'interface-blockstore'
+
+export interface LedgersInit {
+  options: Pick<Options, 'maxWantlistEntriesPerPeer' | 'maxTrackedWants' | 'maxOutstandingBytesPerPeer' | 'maxOutstandingBytes'>
+  peers: PeerStates
+  counters: Counters
+  log: Logger
+  cache?: Blockstore
+  /** The outbound queue to a peer, if it can be reached */
+  queue(peer: PeerId): MessageQueue | undefined
+  /** The router for a role's wants: upstream wants go to downstreams, window wants to upstream peers */
+  router(role: LedgerRole): WantRouter
+}
+
+export type WantlistUpdate = Pick<DecodedMessage, 'full' | 'wants'>
+
+/**
+ * The peers' ledgers: takes wantlists into them, routes held wants while the
+ * byte budgets allow, and answers wants (block, HAVE, DONT_HAVE). Upstream
+ * peers' wants go to the forward router; a downstream's wants that passed a
+ * preload window go to the reverse router.
+ */
+export class Ledgers {
+  private readonly init: LedgersInit
+  private readonly options: LedgersInit['options']
+  private readonly counters: Counters
+  private readonly totals = new Totals()
+  /** Ledgers to pump in the next microtask */
+  private readonly pumpSoon = new Set<PeerLedger>()
+  /** Ledgers whose want-blocks wait for the global budget */
+  private readonly starved = new Set<PeerLedger>()
+  private blockSizeEstimate = INITIAL_BLOCK_SIZE_ESTIMATE
+  /** Wants held in all ledgers */
+  trackedWants = 0
+
+  constructor (init: LedgersInit) {
+    this.init = init
+    this.options = init.options
+    this.counters = init.counters
+  }
+
+  /**
+   * Shared with the outbound queues, which count the block bytes they hold
+   */
+  get queuedBytes (): { queuedBytes: number } {
+    return this.totals
+  }
+
+  /**
+   * A block of this size was delivered: budgets assume blocks like it
+   */
+  observeBlockSize (size: number): void {
+    this.blockSizeEstimate = Math.round(this.blockSizeEstimate * 0.9 + size * 0.1)
+  }
+
+  /**
+   * The peer's ledger for a role, created when missing
+   */
+  ledgerFor (state: PeerState, role: LedgerRole): PeerLedger {
+    const field = role === 'upstream' ? 'ledger' : 'windowLedger'
+    let ledger = state[field]
+    if (ledger == null) {
+      ledger = new PeerLedger(state.peer, role, this.totals)
+      state[field] = ledger
+    }
+    return ledger
+  }
+
+  /**
+   * Applies a wantlist to a peer's ledger: full-list replacement, cancels,
+   * new wants and want-type upgrades
+   */
+  apply (ledger: PeerLedger, message: WantlistUpdate): void {
+    if (message.full) {
+      const keep = new Set(message.wants.filter(want => !want.cancel).map(want => want.key))
+      for (const key of [...ledger.entries.keys()]) {
+        if (!keep.has(key)) {
+          this.remove(ledger, key)
+        }
+      }
+    }
+
+    for (const want of message.wants) {
+      if (want.cancel) {
+        if (ledger.role === 'upstream') {
+          this.counters.cancelsReceived++
+        }
+        this.remove(ledger, want.key)
+        continue
+      }
+      if (ledger.role === 'upstream') {
+        this.counters.wantsReceived++
+      }
+
+      const existing = ledger.entries.get(want.key)
+      if (existing != null) {
+        this.update(ledger, existing, want)
+        continue
+      }
+
+      if (ledger.size >= this.options.maxWantlistEntriesPerPeer) {
+        throw new WantlistTooLargeError(`${ledger.peerKey} wants more than ${this.options.maxWantlistEntriesPerPeer} CIDs (maxWantlistEntriesPerPeer)`)
+      }
+
+      if (want.cid.multihash.code === identity.code) {
+        // the block is inside the CID
+        this.deliver(ledger, { ...entryFor(want), state: 'routed' }, want.cid.multihash.digest)
+        continue
+      }
+
+      if (this.trackedWants >= this.options.maxTrackedWants) {
+        this.counters.refusedWants++
+        if (want.sendDontHave) {
+          this.init.queue(ledger.peer)?.presence(want.key, want.cid, 'dont-have')
+          this.counters.dontHavesSent++
+        }
+        continue
+      }
+
+      ledger.add(entryFor(want))
+      this.trackedWants++
+    }
+
+    this.pump(ledger)
+  }
+
+  private update (ledger: PeerLedger, entry: LedgerEntry, want: Want): void {
+    entry.priority = want.priority
+    entry.sendDontHave = want.sendDontHave
+    if (want.wantType === 'block' && entry.wantType === 'have') {
+      entry.wantType = 'block'
+      if (entry.state === 'routed') {
+        ledger.reserve(entry)
+        this.init.router(ledger.role).want(ledger, entry)
+      }
+      return
+    }
+    if (entry.state === 'routed' && entry.toldDontHave) {
+      // asked again after DONT_HAVE: the router asks downstreams again once
+      // the earlier answer is older than dontHaveTtl
+      entry.toldDontHave = false
+      this.init.router(ledger.role).want(ledger, entry)
+    }
+  }
+
+  /**
+   * The peer no longer wants the CID; the router cancels it downstream if no
+   * one else wants it
+   */
+  remove (ledger: PeerLedger, key: string): void {
+    const entry = ledger.remove(key)
+    if (entry == null) {
+      return
+    }
+    this.trackedWants--
+    if (entry.state === 'routed') {
+      this.init.router(ledger.role).cancel(ledger, key)
+    }
+    this.released(ledger)
+  }
+
+  /**
+   * Drops a peer's ledger for a role, cancelling every want in it
+   */
+  drop (state: PeerState, role: LedgerRole): void {
+    const field = role === 'upstream' ? 'ledger' : 'windowLedger'
+    const ledger = state[field]
+    if (ledger == null) {
+      return
+    }
+    state[field] = undefined
+    this.starved.delete(ledger)
+    for (const key of [...ledger.entries.keys()]) {
+      this.remove(ledger, key)
+    }
+  }
+
+  /**
+   * Answers a want: the block for a want-block, HAVE for a want-have. The
+   * want leaves the ledger, as in Boxo and Helia.
+   */
+  deliver (ledger: PeerLedger, entry: LedgerEntry, data: Uint8Array | undefined): void {
+    const queue = this.init.queue(ledger.peer)
+    if (entry.wantType === 'block' && data != null) {
+      queue?.block(entry.key, entry.cid, data)
+    } else {
+      queue?.presence(entry.key, entry.cid, 'have')
+      if (ledger.role === 'upstream') {
+        this.counters.havesSent++
+      }
+    }
+    if (ledger.entries.get(entry.key) === entry) {
+      ledger.remove(entry.key)
+      this.trackedWants--
+    }
+    this.released(ledger)
+  }
+
+  /**
+   * No downstream has the block: DONT_HAVE if the peer asked for it. The
+   * want stays in the ledger (a block that turns up later is still sent)
+   * but stops counting against the peer's byte budget.
+   */
+  exhausted (ledger: PeerLedger, entry: LedgerEntry): void {
+    ledger.release(entry)
+    if (entry.sendDontHave && !entry.toldDontHave) {
+      entry.toldDontHave = true
+      this.init.queue(ledger.peer)?.presence(entry.key, entry.cid, 'dont-have')
+      if (ledger.role === 'upstream') {
+        this.counters.dontHavesSent++
+      }
+    }
+    this.released(ledger)
+  }
+
+  /**
+   * Budget was freed: the ledger, and every ledger waiting on the global
+   * budget, may route more
+   */
+  released (ledger?: PeerLedger): void {
+    if (ledger != null) {
+      this.schedulePump(ledger)
+    }
+    if (this.starved.size > 0) {
+      const starved = [...this.starved]
+      this.starved.clear()
+      for (const l of starved) {
+        this.schedulePump(l)
+      }
+    }
+  }
+
+  clear (): void {
+    this.pumpSoon.clear()
+    this.starved.clear()
+    this.trackedWants = 0
+  }
+
+  /**
+   * Whether the peer may have another want-block routed: the bytes queued
+   * for it plus the expected size of its unanswered want-blocks stay under
+   * `maxOutstandingBytesPerPeer`, and the same sums over all peers stay
+   * under `maxOutstandingBytes`. A peer that ran out waits until half of
+   * its budget is free, so its wants go downstream in batches (stock Helia
+   * answers each batch on a new stream, which starts with a small flow
+   * control window: one block at a time would crawl). While its queue is
+   * under the limit, a peer with nothing in flight may always have one
+   * want-block routed, so a block larger than the budget still gets through.
+   */
+  private hasBudget (ledger: PeerLedger): 'ok' | 'peer' | 'global' {
+    const estimate = this.blockSizeEstimate
+    const perPeer = ledger.throttled ? this.options.maxOutstandingBytesPerPeer / 2 : this.options.maxOutstandingBytesPerPeer
+    const queued = this.init.peers.get(ledger.peer)?.queue?.queuedBytes ?? 0
+    if (queued >= perPeer) {
+      return 'peer'
+    }
+    if (ledger.reservedBlocks > 0 && queued + (ledger.reservedBlocks + 1) * estimate > perPeer) {
+      return 'peer'
+    }
+    const total = this.totals
+    if (total.queuedBytes >= this.options.maxOutstandingBytes) {
+      return 'global'
+    }
+    if (total.reservedBlocks > 0 && total.queuedBytes + (total.reservedBlocks + 1) * estimate > this.options.maxOutstandingBytes) {
+      return 'global'
+    }
+    return 'ok'
+  }
+
+  /**
+   * Routes held wants in order while the budgets allow (want-haves need no
+   * budget and are never held back)
+   */
+  private pump (ledger: PeerLedger): void {
+    let budget = true
+    for (const key of ledger.held) {
+      const entry = ledger.entries.get(key)
+      if (entry == null) {
+        ledger.held.delete(key)
+        continue
+      }
+      if (entry.wantType === 'block') {
+        if (!budget) {
+          continue
+        }
+        const verdict = this.hasBudget(ledger)
+        if (verdict !== 'ok') {
+          budget = false
+          ledger.throttled = verdict === 'peer'
+          if (verdict === 'global') {
+            this.starved.add(ledger)
+          }
+          continue
+        }
+        ledger.throttled = false
+      }
+      ledger.held.delete(key)
+      entry.state = 'routed'
+      ledger.reserve(entry)
+      this.route(ledger, entry)
+    }
+  }
+
+  private schedulePump (ledger: PeerLedger): void {
+    if (ledger.held.size === 0) {
+      return
+    }
+    if (this.pumpSoon.size === 0) {
+      queueMicrotask(() => {
+        const ledgers = [...this.pumpSoon]
+        this.pumpSoon.clear()
+        for (const l of ledgers) {
+          if (this.isCurrent(l)) {
+            this.pump(l)
+          }
+        }
+      })
+    }
+    this.pumpSoon.add(ledger)
+  }
+
+  /**
+   * Whether the ledger is still its peer's (not dropped since)
+   */
+  private isCurrent (ledger: PeerLedger): boolean {
+    const state = this.init.peers.get(ledger.peer)
+    return (ledger.role === 'upstream' ? state?.ledger : state?.windowLedger) === ledger
+  }
+
+  /**
+   * Hands a want to its router, or answers it from the cache
+   */
+  private route (ledger: PeerLedger, entry: LedgerEntry): void {
+    const router = this.init.router(ledger.role)
+    const cache = this.init.cache
+    if (cache == null || ledger.role !== 'upstream') {
+      router.want(ledger, entry)
+      return
+    }
+
+    readBlock(cache, entry.cid)
+      .catch(err => {
+        this.init.log.error('cache lookup for %c failed - %e', entry.cid, err)
+        return undefined
+      })
+      .then(data => {
+        if (ledger.entries.get(entry.key) !== entry || !this.isCurrent(ledger)) {
+          return
+        }
+        if (data != null) {
+          this.counters.cacheHits++
+          this.deliver(ledger, entry, data)
+        } else {
+          this.counters.cacheMisses++
+          router.want(ledger, entry)
+        }
+      })
+      .catch(err => {
+        this.init.log.error('routing %c failed - %e', entry.cid, err)
+      })
+  }
+}
+
+function entryFor (want: Want): LedgerEntry {
+  return {
+    key: want.key,
+    cid: want.cid,
+    wantType: want.wantType,
+    priority: want.priority,
+    sendDontHave: want.sendDontHave,
+    state: 'held',
+    reserved: false,
+    toldDontHave: false
+  }
+}
