@@ -6,27 +6,35 @@
 
 import { logger } from '@libp2p/logger'
 import { runParsed } from './command.ts'
-import { parseGetArgs, parseNodeArgs, parseProxyArgs } from './config.ts'
+import { COMMANDS } from './commands.ts'
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './constants.ts'
 import { UsageError } from './errors.ts'
-import { getUsage, mainUsage, nodeUsage, proxyUsage, usageFor } from './usage.ts'
+import { mainUsage, usageFor } from './usage.ts'
 import { version } from './version.ts'
 
 const log = logger('kitsune:cli')
 
-async function main (args: string[]): Promise<number> {
-  const [command, ...rest] = args
+/**
+ * The command named by the first arguments (one word, or two for a command
+ * with subcommands such as `slices bridge`), and the arguments after it
+ */
+function resolve (args: string[]): [string | undefined, string[]] {
+  const two = args.slice(0, 2).join(' ')
+  return Object.hasOwn(COMMANDS, two) ? [two, args.slice(2)] : [args[0], args.slice(1)]
+}
 
-  switch (command) {
+async function main (args: string[]): Promise<number> {
+  const [name, rest] = resolve(args)
+  const command = name != null && Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined
+
+  if (command != null) {
     // parse first, then load libp2p and Helia: help and usage errors are quick
-    case 'proxy':
-      return runParsed(await parseProxyArgs(rest), proxyUsage, async options => (await import('./proxy-command.ts')).runProxy(options))
-    case 'node':
-      return runParsed(await parseNodeArgs(rest), nodeUsage, async options => (await import('./node-command.ts')).runNode(options))
-    case 'get':
-      return runParsed(parseGetArgs(rest), getUsage, async options => (await import('./get-command.ts')).runGet(options))
+    return runParsed(await command.parse(rest), () => usageFor(name), command.run)
+  }
+
+  switch (name) {
     case 'help':
-      process.stdout.write(usageFor(rest[0]))
+      process.stdout.write(usageFor(resolve(rest)[0]))
       return EXIT_OK
     case '-h':
     case '--help':
@@ -37,15 +45,15 @@ async function main (args: string[]): Promise<number> {
       process.stdout.write(`${version()}\n`)
       return EXIT_OK
     case undefined:
-      throw new UsageError('missing command (proxy, node or get)')
+      throw new UsageError(`missing command (${Object.keys(COMMANDS).join(', ').replace(/, ([^,]*)$/, ' or $1')})`)
     default:
-      throw new UsageError(`unknown command "${command}" (known: proxy, node, get, help)`)
+      throw new UsageError(`unknown command "${name}" (known: ${[...Object.keys(COMMANDS), 'help'].join(', ')})`)
   }
 }
 
 function report (err: any, command?: string): number {
   log.error('%s failed - %e', command ?? 'kitsune', err)
-  const prefix = command === 'proxy' || command === 'node' || command === 'get' ? `kitsune ${command}` : 'kitsune'
+  const prefix = command != null && Object.hasOwn(COMMANDS, command) ? `kitsune ${command}` : 'kitsune'
 
   if (err instanceof UsageError) {
     const help = err.command != null ? `kitsune ${err.command} --help` : 'kitsune --help'
@@ -69,7 +77,7 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 })
 
 const args = process.argv.slice(2)
-const code = await main(args).catch(err => report(err, args[0]))
+const code = await main(args).catch(err => report(err, resolve(args)[0]))
 
 // let stdout and stderr drain, but do not wait for stray handles
 process.exitCode = code

@@ -1,0 +1,105 @@
+/**
+ * Parsers of the addresses the commands take: libp2p multiaddrs, and where
+ * an HTTP server listens. Each throws an `Error` whose message quotes the
+ * value; the schema turns it into a usage error naming the flag or key.
+ */
+
+import { apiUrl } from '@kitsune/proxy'
+import { multiaddr } from '@multiformats/multiaddr'
+import { multiaddrToUri } from '@multiformats/multiaddr-to-uri'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+/**
+ * Where an HTTP endpoint listens
+ */
+export interface MetricsAddress {
+  host: string
+  port: number
+}
+
+/**
+ * Multi-line library messages as one line
+ */
+export function oneLine (text: string): string {
+  return text.split('\n').map(line => line.trim()).filter(Boolean).join(' ')
+}
+
+/**
+ * A multiaddr with at least one component
+ */
+export function toMultiaddr (address: string): Multiaddr {
+  try {
+    const ma = multiaddr(address)
+    if (address.trim() === '' || ma.getComponents().length === 0) {
+      throw new Error('empty address')
+    }
+    return ma
+  } catch (err: any) {
+    throw new Error(`"${address}" is not a valid multiaddr (${oneLine(err.message)})`)
+  }
+}
+
+/**
+ * A multiaddr, normalised
+ */
+export function checkMultiaddr (address: string): string {
+  return toMultiaddr(address).toString()
+}
+
+/**
+ * A downstream's multiaddr, which must name its peer id
+ */
+export function checkDownstream (address: string): string {
+  const ma = toMultiaddr(address)
+  if (ma.getComponents().at(-1)?.name !== 'p2p') {
+    throw new Error(`"${address}" must end in /p2p/<peer id>`)
+  }
+  return ma.toString()
+}
+
+/**
+ * A Kubo RPC API address, as `@kitsune/proxy` reads it (kept as given)
+ */
+export function checkApiAddress (address: string): string {
+  try {
+    apiUrl(address)
+  } catch (err: any) {
+    throw new Error(oneLine(err.message))
+  }
+  return address
+}
+
+/**
+ * Where an HTTP server listens (`--metrics-listen`, `--preload-listen`,
+ * `--api-listen`): a TCP multiaddr, optionally ending in `/http`, or an
+ * `http://host:port` URL
+ */
+export function parseMetricsListen (address: string, where?: string): MetricsAddress {
+  let url: URL
+  try {
+    url = new URL(address.startsWith('/') ? multiaddrToUri(address) : address)
+  } catch (err: any) {
+    throw new Error(`${where == null ? '' : `${where} `}"${address}" is not a multiaddr or URL (${oneLine(err.message)})`)
+  }
+  if (url.protocol !== 'http:' || url.port === '' || (url.pathname !== '/' && url.pathname !== '')) {
+    throw new Error(`${where == null ? '' : `${where} `}"${address}" must be a TCP address such as /ip4/127.0.0.1/tcp/<port> or http://127.0.0.1:<port>`)
+  }
+  return { host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port) }
+}
+
+/**
+ * Checks where an HTTP server listens, keeping the address as given
+ */
+export function checkHttpListen (address: string): string {
+  parseMetricsListen(address)
+  return address
+}
+
+/**
+ * Where an HTTP server listens, as the `http://host:port` URL the preload
+ * endpoint is given
+ */
+export function httpListenUrl (address: string): string {
+  const { host, port } = parseMetricsListen(address)
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`
+}
