@@ -58,6 +58,15 @@ export const FANOUT = 1
 export const MAX_MESSAGE_SIZE = 4 * 1024 * 1024
 
 /**
+ * The largest Bitswap message written to a peer over mplex, each on a stream
+ * of its own: mplex has no flow control, and js-ipfs reads a stream one
+ * message at a time and resets it once 4 MiB wait unread
+ *
+ * @default 1048576
+ */
+export const MAX_MESSAGE_SIZE_OVER_MPLEX = 1024 * 1024
+
+/**
  * The largest block forwarded, in bytes. A larger block from a downstream is
  * dropped, counted as bad, and the CID is asked of the next downstream.
  *

@@ -103,6 +103,15 @@ export interface BitswapForwarderInit {
    */
   maxMessageSize?: number
   /**
+   * Largest Bitswap message written to a peer connected over mplex, in
+   * bytes; each such message goes on a stream of its own, as js-ipfs sends
+   * them. mplex has no flow control, and js-ipfs resets a stream once 4 MiB
+   * wait unread on it. A single larger block is still sent, alone.
+   *
+   * @default 1048576
+   */
+  maxMessageSizeOverMplex?: number
+  /**
    * Largest block forwarded, in bytes
    *
    * @default 2097152

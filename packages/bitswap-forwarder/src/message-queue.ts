@@ -7,12 +7,22 @@ import type { Logger, PeerId, Stream } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
 import type { CID } from 'multiformats/cid'
 
+/**
+ * The muxer protocol of connections without flow control
+ */
+const MPLEX = '/mplex/6.7.0'
+
 export interface MessageQueueInit {
   peer: PeerId
   connectionManager: ConnectionManager
   /** Protocol ids to offer, in order, when a stream is opened */
   protocols(): string[]
   maxMessageSize: number
+  /**
+   * The largest message on a connection without flow control (mplex), each
+   * on a stream of its own
+   */
+  maxMessageSizeOverMplex: number
   idleTimeout: number
   openTimeout: number
   /** ms a written message may take to drain before the stream is reset */
@@ -51,6 +61,14 @@ interface QueuedWant {
  * one long-lived outbound stream, with back-pressure: the next message is
  * built only after the stream drained the last one. An idle stream is closed;
  * a stream that fails is replaced once before the queue gives up.
+ *
+ * mplex has no flow control, so "drained" only means the socket took the
+ * bytes: a js-ipfs peer reads each stream one message at a time and resets
+ * it once 4 MiB wait unread. Over mplex, blocks therefore travel in messages
+ * of their own, at most `maxMessageSizeOverMplex` bytes, each on a new
+ * stream (as js-ipfs sends them), while wants and presences keep the one
+ * long-lived stream: Bitswap wantlist updates must arrive in order, and
+ * separate streams are read concurrently.
  */
 export class MessageQueue {
   readonly peer: PeerId
@@ -60,6 +78,8 @@ export class MessageQueue {
   private readonly presences = new Map<string, OutgoingPresence>()
   private stream?: Stream
   private version?: BitswapVersion
+  /** The peer's connection has no flow control (mplex): blocks go apart */
+  private blocksApart = false
   private flushing = false
   private closed = false
   private idleTimer?: ReturnType<typeof setTimeout>
@@ -175,13 +195,20 @@ export class MessageQueue {
     if (batch == null) {
       return
     }
+    const apart = this.blocksApart && batch.message.blocks.length > 0
 
     for (let attempt = 0; ; attempt++) {
       const version = this.version ?? '1.2.0'
       const bytes = encodeFrame(batch.message, version)
       try {
+        if (apart) {
+          stream = await this.newStream()
+        }
         if (!stream.send(bytes)) {
           await drained(stream, this.init.sendTimeout)
+        }
+        if (apart) {
+          this.finish(stream)
         }
         this.init.onSent?.({
           version,
@@ -210,7 +237,9 @@ export class MessageQueue {
    * Removes up to one message's worth of items from the queue
    */
   private take (version: BitswapVersion): { message: OutgoingMessage, blockBytes: number, wants: number, cancels: number } | undefined {
-    const budget = this.init.maxMessageSize - MESSAGE_OVERHEAD
+    const limit = this.init.maxMessageSize - MESSAGE_OVERHEAD
+    // a block larger than the mplex size still goes, alone, up to the limit
+    const budget = this.blocksApart ? Math.min(limit, this.init.maxMessageSizeOverMplex - MESSAGE_OVERHEAD) : limit
     const message: OutgoingMessage = { wants: [], blocks: [], presences: [] }
     let size = 0
     let count = 0
@@ -254,9 +283,11 @@ export class MessageQueue {
       this.presences.delete(key)
     }
 
-    for (const [key, block] of this.blocks) {
+    // over mplex a message carries blocks or the rest, never both
+    const blocks = this.blocksApart && count > 0 ? [] : this.blocks
+    for (const [key, block] of blocks) {
       const itemSize = blockSize(block, version)
-      if (size + itemSize > budget) {
+      if (size + itemSize > budget && (count > 0 || itemSize > limit)) {
         if (count > 0) {
           break
         }
@@ -281,13 +312,26 @@ export class MessageQueue {
     return count === 0 ? undefined : { message, blockBytes, wants, cancels }
   }
 
+  /**
+   * The long-lived stream, opened if there is none
+   */
   private async open (): Promise<Stream> {
     const current = this.stream
     if (current != null && current.status === 'open' && current.writeStatus === 'writable') {
       return current
     }
     this.stream = undefined
+    const stream = await this.newStream()
+    stream.addEventListener('close', () => {
+      if (this.stream === stream) {
+        this.stream = undefined
+      }
+    })
+    this.stream = stream
+    return stream
+  }
 
+  private async newStream (): Promise<Stream> {
     const connection = this.init.connectionManager.getConnections(this.peer)
       .find(c => c.status === 'open' && c.limits == null)
     if (connection == null) {
@@ -299,11 +343,7 @@ export class MessageQueue {
       maxOutboundStreams: this.init.maxOutboundStreams
     })
     this.version = versionOf(stream.protocol)
-    stream.addEventListener('close', () => {
-      if (this.stream === stream) {
-        this.stream = undefined
-      }
-    })
+    this.blocksApart = connection.multiplexer === MPLEX
     // nothing is ever read from our own outbound streams
     stream.closeRead().catch(() => {})
 
@@ -311,8 +351,17 @@ export class MessageQueue {
       stream.abort(new Error('Queue closed'))
       throw new NotConnectedError('Queue closed')
     }
-    this.stream = stream
     return stream
+  }
+
+  /**
+   * Closes a stream that carries no more messages
+   */
+  private finish (stream: Stream): void {
+    if (this.stream === stream) {
+      this.stream = undefined
+    }
+    stream.close().catch(err => { stream.abort(err) })
   }
 
   private armIdleTimer (): void {
@@ -325,8 +374,7 @@ export class MessageQueue {
       if (stream == null || this.flushing) {
         return
       }
-      this.stream = undefined
-      stream.close().catch(err => { stream.abort(err) })
+      this.finish(stream)
     }, this.init.idleTimeout)
     this.idleTimer.unref?.()
   }

@@ -109,6 +109,7 @@ export class Network {
       connectionManager: this.init.components.connectionManager,
       protocols: () => this.protocolsFor(state),
       maxMessageSize: this.options.maxMessageSize,
+      maxMessageSizeOverMplex: this.options.maxMessageSizeOverMplex,
       idleTimeout: this.options.outboundIdleTimeout,
       openTimeout: this.options.openStreamTimeout,
       sendTimeout: this.options.sendTimeout,

@@ -9,6 +9,7 @@ export interface Options {
   proxyService: string
   fanout: number
   maxMessageSize: number
+  maxMessageSizeOverMplex: number
   maxBlockSize: number
   maxWantlistEntriesPerPeer: number
   maxTrackedWants: number
@@ -43,6 +44,7 @@ export function validate (init: BitswapForwarderInit): Options {
     proxyService: init.proxyService ?? C.PROXY_SERVICE,
     fanout: init.fanout === 'all' ? Infinity : positive('fanout', init.fanout, C.FANOUT),
     maxMessageSize: positive('maxMessageSize', init.maxMessageSize, C.MAX_MESSAGE_SIZE),
+    maxMessageSizeOverMplex: positive('maxMessageSizeOverMplex', init.maxMessageSizeOverMplex, C.MAX_MESSAGE_SIZE_OVER_MPLEX),
     maxBlockSize: positive('maxBlockSize', init.maxBlockSize, C.MAX_BLOCK_SIZE),
     maxWantlistEntriesPerPeer: positive('maxWantlistEntriesPerPeer', init.maxWantlistEntriesPerPeer, C.MAX_WANTLIST_ENTRIES_PER_PEER),
     maxTrackedWants: positive('maxTrackedWants', init.maxTrackedWants, C.MAX_TRACKED_WANTS),

@@ -9,7 +9,7 @@ import { BlockVerifier } from '../src/verifier.ts'
 import { waitFor } from './fixtures.ts'
 import type { Multiaddr } from './fixtures.ts'
 import type { BitswapVersion, DecodedMessage, OutgoingMessage, OutgoingWant } from '../src/codec.ts'
-import type { BaseServices } from '@kitsune/test-support'
+import type { BaseServices, TestNodeOptions } from '@kitsune/test-support'
 import type { Libp2p, PeerId, PrivateKey, Stream } from '@libp2p/interface'
 
 const verifier = new BlockVerifier()
@@ -18,6 +18,8 @@ export interface Received {
   from: string
   protocol: string
   message: DecodedMessage
+  /** The inbound stream it came on */
+  stream: Stream
 }
 
 export async function makeBlock (seed: number, size = 1024): Promise<{ cid: CID, data: Uint8Array }> {
@@ -64,8 +66,9 @@ export class RawBitswapPeer {
 
   readonly protocols: string[]
 
-  static async create (version: BitswapVersion = '1.2.0', protocols: string[] = protocolsOf(version), options: { privateKey?: PrivateKey, listen?: string[] } = {}): Promise<RawBitswapPeer> {
-    const node = await createTestNode(options)
+  static async create (version: BitswapVersion = '1.2.0', protocols: string[] = protocolsOf(version), options: { privateKey?: PrivateKey, listen?: string[], streamMuxers?: NonNullable<TestNodeOptions['config']>['streamMuxers'] } = {}): Promise<RawBitswapPeer> {
+    const { streamMuxers, ...nodeOptions } = options
+    const node = await createTestNode({ ...nodeOptions, config: streamMuxers == null ? undefined : { streamMuxers } })
     const peer = new RawBitswapPeer(node, version, protocols)
     await node.handle(protocols, (stream, connection) => {
       peer.onStream(stream, connection.remotePeer)
@@ -87,7 +90,7 @@ export class RawBitswapPeer {
       for await (const bytes of readFrames(stream, 64 * 1024 * 1024)) {
         this.messageSizes.push(bytes.byteLength)
         const message = decodeMessage(bytes, { maxEntries: 100_000, canVerify: () => true })
-        this.received.push({ from: from.toString(), protocol: stream.protocol, message })
+        this.received.push({ from: from.toString(), protocol: stream.protocol, message, stream })
         if (this.serve) {
           await this.answer(from, message)
         }
