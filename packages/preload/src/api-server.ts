@@ -1,9 +1,10 @@
 import { once } from 'node:events'
 import { createServer } from 'node:http'
 import { apiUrl } from '@kitsune/proxy'
+import PQueue from 'p-queue'
 import proxyAddr from 'proxy-addr'
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible'
-import { API_PREFIX, CORS, ERR_NORMAL, EXPOSED_HEADERS, LISTEN, MAX_ARGS, MAX_BODY_SIZE, MAX_CONCURRENT_REQUESTS, MAX_CONCURRENT_REQUESTS_PER_ADDRESS, MAX_QUERY_SIZE, RATE_LIMIT, RATE_LIMIT_INTERVAL, REQUEST_TIMEOUT, STOP_GRACE } from './constants.ts'
+import { API_PREFIX, CORS, ERR_NORMAL, EXPOSED_HEADERS, LISTEN, MAX_ARGS, MAX_BODY_SIZE, MAX_CONCURRENT_REQUESTS, MAX_CONCURRENT_REQUESTS_PER_ADDRESS, MAX_QUERY_SIZE, MAX_QUEUED_REQUESTS_PER_ADDRESS, RATE_LIMIT, RATE_LIMIT_INTERVAL, REQUEST_TIMEOUT, STOP_GRACE } from './constants.ts'
 import { ApiError, BodyTooLargeError, InvalidOptionError, InvalidRequestError, QueryTooLargeError, TooManyRequestsError } from './errors.ts'
 import { parseRefsRequest } from './refs-request.ts'
 import type { PreloadApi, PreloadApiInit, PreloadStats } from './index.ts'
@@ -86,7 +87,9 @@ export class PreloadApiServer implements PreloadApi {
   private readonly rateLimitInterval: number
   private readonly maxConcurrentRequests: number
   private readonly maxConcurrentRequestsPerAddress: number
-  private readonly activeByAddress = new Map<string, number>()
+  private readonly maxQueuedRequestsPerAddress: number
+  /** Each client address's requests, served `maxConcurrentRequestsPerAddress` at a time */
+  private readonly byAddress = new Map<string, PQueue>()
   private readonly maxBodySize: number
   private readonly maxQuerySize: number
   private readonly maxArgs: number
@@ -94,7 +97,7 @@ export class PreloadApiServer implements PreloadApi {
   private server?: Server
   private bound?: URL
   private shutdown = new AbortController()
-  private readonly counters: PreloadStats = { requests: 0, rejected: {}, active: 0, refs: 0, failed: 0 }
+  private readonly counters: Omit<PreloadStats, 'queued'> = { requests: 0, rejected: {}, active: 0, refs: 0, failed: 0 }
 
   constructor (backend: PreloadBackend, init: PreloadApiInit = {}, components: PreloadApiServerComponents) {
     this.backend = backend
@@ -119,6 +122,7 @@ export class PreloadApiServer implements PreloadApi {
     this.rateLimitInterval = positive('rateLimitInterval', init.rateLimitInterval ?? RATE_LIMIT_INTERVAL)
     this.maxConcurrentRequests = positive('maxConcurrentRequests', init.maxConcurrentRequests ?? MAX_CONCURRENT_REQUESTS)
     this.maxConcurrentRequestsPerAddress = positive('maxConcurrentRequestsPerAddress', init.maxConcurrentRequestsPerAddress ?? MAX_CONCURRENT_REQUESTS_PER_ADDRESS)
+    this.maxQueuedRequestsPerAddress = nonNegative('maxQueuedRequestsPerAddress', init.maxQueuedRequestsPerAddress ?? MAX_QUEUED_REQUESTS_PER_ADDRESS)
     this.maxBodySize = nonNegative('maxBodySize', init.maxBodySize ?? MAX_BODY_SIZE)
     this.maxQuerySize = positive('maxQuerySize', init.maxQuerySize ?? MAX_QUERY_SIZE)
     this.maxArgs = positive('maxArgs', init.maxArgs ?? MAX_ARGS)
@@ -134,7 +138,15 @@ export class PreloadApiServer implements PreloadApi {
   }
 
   stats (): PreloadStats {
-    return { ...this.counters, rejected: { ...this.counters.rejected } }
+    return { ...this.counters, rejected: { ...this.counters.rejected }, queued: this.queued() }
+  }
+
+  private queued (): number {
+    let queued = 0
+    for (const queue of this.byAddress.values()) {
+      queued += queue.size
+    }
+    return queued
   }
 
   async start (): Promise<void> {
@@ -197,6 +209,10 @@ export class PreloadApiServer implements PreloadApi {
     metrics?.registerMetric('kitsune_preload_active_requests', {
       help: 'Refs requests being served now',
       calculate: () => this.counters.active
+    })
+    metrics?.registerMetric('kitsune_preload_queued_requests', {
+      help: 'Refs requests waiting for one of their address\'s maxConcurrentRequestsPerAddress slots',
+      calculate: () => this.queued()
     })
     metrics?.registerCounter('kitsune_preload_refs_total', {
       help: 'Refs lines written',
@@ -272,12 +288,7 @@ export class PreloadApiServer implements PreloadApi {
       await this.consumeRateLimit(clientAddress, res)
       await this.readBody(req)
       request = parseRefsRequest(url.searchParams, { maxArgs: this.maxArgs, clientAddress, proxied })
-      if (this.counters.active >= this.maxConcurrentRequests) {
-        throw new TooManyRequestsError(`${this.maxConcurrentRequests} refs requests are being served, try again later`)
-      }
-      if ((this.activeByAddress.get(clientAddress) ?? 0) >= this.maxConcurrentRequestsPerAddress) {
-        throw new TooManyRequestsError(`${this.maxConcurrentRequestsPerAddress} refs requests from ${clientAddress} are being served, try again later`)
-      }
+      this.checkCapacity()
     } catch (err: any) {
       if (err instanceof ApiError) {
         this.sendError(req, res, err)
@@ -286,19 +297,57 @@ export class PreloadApiServer implements PreloadApi {
       throw err
     }
 
-    this.counters.active++
-    this.activeByAddress.set(clientAddress, (this.activeByAddress.get(clientAddress) ?? 0) + 1)
+    const queue = this.queueOf(clientAddress)
+    if (queue.pending >= this.maxConcurrentRequestsPerAddress && queue.size >= this.maxQueuedRequestsPerAddress) {
+      this.sendError(req, res, new TooManyRequestsError(`${this.maxConcurrentRequestsPerAddress} refs requests from ${clientAddress} are being served and ${this.maxQueuedRequestsPerAddress} wait, try again later`))
+      return
+    }
+    // a caller that goes away while its request waits leaves the queue
+    const gone = new AbortController()
+    const onClose = (): void => { gone.abort(new Error('the client went away')) }
+    res.once('close', onClose)
     try {
-      await this.streamRefs(request, res)
+      await queue.add(async () => {
+        try {
+          // the request may have waited: the global limit holds when it starts
+          this.checkCapacity()
+        } catch (err: any) {
+          this.sendError(req, res, err)
+          return
+        }
+        this.counters.active++
+        try {
+          await this.streamRefs(request, res)
+        } finally {
+          this.counters.active--
+        }
+      }, { signal: AbortSignal.any([gone.signal, this.shutdown.signal]) })
+    } catch (err: any) {
+      if (!gone.signal.aborted && !this.shutdown.signal.aborted) {
+        throw err
+      }
+      this.log('refs from %s: %s while it waited', clientAddress, gone.signal.aborted ? 'the client went away' : 'the endpoint stopped')
     } finally {
-      this.counters.active--
-      const left = (this.activeByAddress.get(clientAddress) ?? 1) - 1
-      if (left === 0) {
-        this.activeByAddress.delete(clientAddress)
-      } else {
-        this.activeByAddress.set(clientAddress, left)
+      res.off('close', onClose)
+      if (queue.size === 0 && queue.pending === 0) {
+        this.byAddress.delete(clientAddress)
       }
     }
+  }
+
+  private checkCapacity (): void {
+    if (this.counters.active >= this.maxConcurrentRequests) {
+      throw new TooManyRequestsError(`${this.maxConcurrentRequests} refs requests are being served, try again later`)
+    }
+  }
+
+  private queueOf (clientAddress: string): PQueue {
+    let queue = this.byAddress.get(clientAddress)
+    if (queue == null) {
+      queue = new PQueue({ concurrency: this.maxConcurrentRequestsPerAddress })
+      this.byAddress.set(clientAddress, queue)
+    }
+    return queue
   }
 
   private async streamRefs (request: RefsRequest, res: ServerResponse): Promise<void> {

@@ -41,6 +41,14 @@ export const MAX_CONCURRENT_REQUESTS = 32
 export const MAX_CONCURRENT_REQUESTS_PER_ADDRESS = 4
 
 /**
+ * Refs requests from one client address that may wait for a slot; more are
+ * answered 429
+ *
+ * @default 64
+ */
+export const MAX_QUEUED_REQUESTS_PER_ADDRESS = 64
+
+/**
  * Largest request body read, in bytes
  *
  * @default 65536

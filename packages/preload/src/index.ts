@@ -127,12 +127,23 @@ export interface PreloadApiInit {
    */
   maxConcurrentRequests?: number
   /**
-   * Refs requests from one client address served at once; more are
-   * answered 429, so that one caller cannot hold every slot
+   * Refs requests from one client address served at once, so that one
+   * caller cannot hold every slot; more wait their turn (see
+   * `maxQueuedRequestsPerAddress`)
    *
    * @default 4
    */
   maxConcurrentRequestsPerAddress?: number
+  /**
+   * Refs requests from one client address that may wait for one of its
+   * `maxConcurrentRequestsPerAddress` slots; more are answered 429. js-ipfs
+   * preloads every node of a DAG it builds with `dag.put` at once, and never
+   * retries a preload, so a burst from one address must wait rather than be
+   * refused.
+   *
+   * @default 64
+   */
+  maxQueuedRequestsPerAddress?: number
   /**
    * Largest request body read, in bytes; larger is answered 413
    *
@@ -187,6 +198,8 @@ export interface PreloadStats {
   rejected: Record<string, number>
   /** Refs requests being served now */
   active: number
+  /** Refs requests waiting for one of their address's slots */
+  queued: number
   /** Refs lines written */
   refs: number
   /** Requests that ended with an error line */

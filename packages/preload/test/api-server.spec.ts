@@ -7,6 +7,8 @@ import type { PreloadApiInit, PreloadBackend, RefLine, RefsRequest } from '../sr
 
 const CID1 = 'bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy'
 const REFS = `/api/v0/refs?r=true&arg=${CID1}`
+// distinct CIDs, to tell requests apart in the backend
+const CIDS = ['', 'QmNLei78zWmzUdbeRB3CiUfAizWUrbeeZh5K1rhAQKCh51', 'QmPZ9gcCEpqKTo6aq61g2nXGUhM4iCL3ewB6LDXZCtioEB', 'QmSnuWmxptJZdLJpKRarxBMS2Ju2oANVrgbr2xWbie9b2D', 'QmUNLLsPACCz1vLxQVkXqqLX5R1X345qqfHbsf67hvA3Nn', 'QmbFMke1KXqnYyBBWxB74N4c5SBnJMVAiMNRcGu6x1AwQH']
 
 type Script = (request: RefsRequest, signal: AbortSignal) => AsyncIterable<RefLine>
 
@@ -373,7 +375,7 @@ describe('PreloadApiServer', () => {
         await new Promise<void>(resolve => releases.push(resolve))
         yield { Ref: 'done', Err: '' }
       }
-      const url = await start({ maxConcurrentRequestsPerAddress: 1, trustedProxies: ['127.0.0.1'] })
+      const url = await start({ maxConcurrentRequestsPerAddress: 1, maxQueuedRequestsPerAddress: 0, trustedProxies: ['127.0.0.1'] })
       const from = (address: string): { headers: Record<string, string> } => ({ headers: { 'X-Forwarded-For': address } })
       const held = httpRequest(url, REFS, from('10.0.0.1'))
       await waitFor(() => releases.length === 1, 5000, 'one request in the backend')
@@ -392,6 +394,41 @@ describe('PreloadApiServer', () => {
       await waitFor(() => releases.length === 3, 5000, 'the slot is free again')
       releases[2]()
       expect((await again).status).to.equal(200)
+    })
+
+    it('maxQueuedRequestsPerAddress: requests past the address\'s slots wait their turn in order, one more than may wait is 429, and a caller that leaves stops waiting', async () => {
+      const releases: Array<() => void> = []
+      backend.script = async function * () {
+        await new Promise<void>(resolve => releases.push(resolve))
+        yield { Ref: 'done', Err: '' }
+      }
+      const url = await start({ maxConcurrentRequestsPerAddress: 1, maxQueuedRequestsPerAddress: 2 })
+      const refs = (n: number): string => `/api/v0/refs?r=true&arg=${CIDS[n]}`
+      const served = httpRequest(url, refs(1))
+      await waitFor(() => releases.length === 1, 5000, 'one request in the backend')
+      const waiting = [httpRequest(url, refs(2)), httpRequest(url, refs(3))]
+      await waitFor(() => server!.stats().queued === 2, 5000, 'two requests waiting')
+
+      const refused = await httpRequest(url, refs(4))
+      expect(refused.status).to.equal(429)
+      expect(JSON.parse(refused.body).Message).to.include('2 wait')
+      expect(backend.requests, 'the waiting ones have not reached the backend').to.have.lengthOf(1)
+
+      // the first waiting caller goes away: the other is next
+      const leaving = new AbortController()
+      const left = fetch(new URL(refs(5), url), { method: 'POST', signal: leaving.signal })
+      releases[0]()
+      expect((await served).status).to.equal(200)
+      await waitFor(() => releases.length === 2, 5000, 'the first waiting request served')
+      await waitFor(() => server!.stats().queued === 2, 5000, 'the late one waiting')
+      leaving.abort()
+      await expect(left).to.eventually.be.rejected()
+      await waitFor(() => server!.stats().queued === 1, 5000, 'the caller that left stopped waiting')
+      releases[1]()
+      await waitFor(() => releases.length === 3, 5000, 'the second waiting request served')
+      releases[2]()
+      expect((await Promise.all(waiting)).map(r => r.status)).to.deep.equal([200, 200])
+      expect(backend.requests.map(r => r.args[0].toString()), 'served in arrival order, the one that left never').to.deep.equal([CIDS[1], CIDS[2], CIDS[3]])
     })
 
     it('maxBodySize: a body of the limit is read and ignored, one byte more is 413', async () => {
