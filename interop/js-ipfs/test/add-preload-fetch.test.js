@@ -7,9 +7,9 @@
  */
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { after, before, describe, it } from 'node:test'
-import { catWithin, createIpfs, stopAll, waitForPeer } from '../src/ipfs.js'
-import { startTopology } from '../src/kitsune.js'
+import { describe, it } from 'node:test'
+import { catWithin, createIpfs, waitForPeer } from '../src/ipfs.js'
+import { sharedTopology } from '../src/shared-topology.js'
 import { mark, waitForPreload } from '../src/preload-log.js'
 
 const MiB = 1024 * 1024
@@ -19,19 +19,7 @@ const TCP = /^\/ip4\/127\.0\.0\.1\/tcp\/\d+(\/p2p\/\w+)?$/
 const WS = /^\/ip4\/127\.0\.0\.1\/tcp\/\d+\/ws(\/p2p\/\w+)?$/
 
 describe('js-ipfs 0.18.1 adds, preloads through kitsune proxy, a fresh js-ipfs fetches', () => {
-  /** @type {Awaited<ReturnType<typeof startTopology>>} */
-  let topology
-  /** @type {Array<{ stop(): Promise<void> }>} */
-  const nodes = []
-
-  before(async () => {
-    topology = await startTopology()
-  })
-
-  after(async () => {
-    await stopAll(nodes)
-    await topology?.stop()
-  })
+  const shared = sharedTopology()
 
   /**
    * The app that adds (preload on) and the reader that fetches later (a new
@@ -43,10 +31,10 @@ describe('js-ipfs 0.18.1 adds, preloads through kitsune proxy, a fresh js-ipfs f
    */
   async function appAndReader (bootstrap) {
     const [app, reader] = await Promise.all([
-      createIpfs({ bootstrap: [bootstrap], preload: topology.proxy.preloadMultiaddr }),
+      createIpfs({ bootstrap: [bootstrap], preload: shared.topology.proxy.preloadMultiaddr }),
       createIpfs({ bootstrap: [bootstrap] })
     ])
-    nodes.push(app, reader)
+    shared.nodes.push(app, reader)
     return { app, reader }
   }
 
@@ -58,7 +46,7 @@ describe('js-ipfs 0.18.1 adds, preloads through kitsune proxy, a fresh js-ipfs f
    */
   async function assertOnlyPeerIsProxy (ipfs, transport) {
     const peers = await ipfs.swarm.peers()
-    assert.deepEqual(peers.map((p) => p.peer.toString()), [topology.proxy.peerId], 'the reader is connected to the proxy only')
+    assert.deepEqual(peers.map((p) => p.peer.toString()), [shared.topology.proxy.peerId], 'the reader is connected to the proxy only')
     assert.match(peers[0].addr.toString(), transport)
   }
 
@@ -68,7 +56,7 @@ describe('js-ipfs 0.18.1 adds, preloads through kitsune proxy, a fresh js-ipfs f
    */
   async function addPreloadCat (bootstrap, transport, size = 3 * MiB) {
     const { app, reader } = await appAndReader(bootstrap)
-    await waitForPeer(app.ipfs, topology.proxy.peerId)
+    await waitForPeer(app.ipfs, shared.topology.proxy.peerId)
 
     const data = randomBytes(size)
     const since = mark()
@@ -86,12 +74,12 @@ describe('js-ipfs 0.18.1 adds, preloads through kitsune proxy, a fresh js-ipfs f
   }
 
   it('a 3 MiB file over TCP: js-ipfs\'s preloader reports success, a fresh js-ipfs cats it byte for byte', async () => {
-    await addPreloadCat(topology.proxy.tcp, TCP)
+    await addPreloadCat(shared.topology.proxy.tcp, TCP)
   })
 
   it('a dag-cbor DAG (dag.put node by node, js-ipfs defaults): the root\'s preload succeeds, a fresh js-ipfs gets every block byte for byte', async () => {
-    const { app, reader } = await appAndReader(topology.proxy.tcp)
-    await waitForPeer(app.ipfs, topology.proxy.peerId)
+    const { app, reader } = await appAndReader(shared.topology.proxy.tcp)
+    await waitForPeer(app.ipfs, shared.topology.proxy.peerId)
 
     const since = mark()
     // a DAG of 7 dag-cbor nodes: 4 leaves of 200 KB of random bytes, 2
@@ -139,10 +127,10 @@ describe('js-ipfs 0.18.1 adds, preloads through kitsune proxy, a fresh js-ipfs f
   // and mplex has no flow control: whoever serves js-ipfs more than that on
   // one stream before js-ipfs reads it loses the stream
   it('a 16 MiB file over TCP: js-ipfs\'s preloader reports success, a fresh js-ipfs cats it byte for byte', async () => {
-    await addPreloadCat(topology.proxy.tcp, TCP, 16 * MiB)
+    await addPreloadCat(shared.topology.proxy.tcp, TCP, 16 * MiB)
   })
 
   it('a 3 MiB file over WebSockets: js-ipfs\'s preloader reports success, a fresh js-ipfs cats it byte for byte', async () => {
-    await addPreloadCat(topology.proxy.ws, WS)
+    await addPreloadCat(shared.topology.proxy.ws, WS)
   })
 })

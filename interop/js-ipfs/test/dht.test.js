@@ -14,9 +14,9 @@
  */
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { after, before, describe, it } from 'node:test'
-import { createIpfs, stopAll, waitForPeer } from '../src/ipfs.js'
-import { startTopology } from '../src/kitsune.js'
+import { describe, it } from 'node:test'
+import { createIpfs, waitForPeer } from '../src/ipfs.js'
+import { sharedTopology } from '../src/shared-topology.js'
 
 const QUERY_TIMEOUT = 15_000
 const DEADLINE = 45_000
@@ -69,41 +69,29 @@ async function drain (query) {
 }
 
 describe('js-ipfs (dhtclient) uses kitsune proxy as its DHT server, answered by a kitsune node --dht downstream', () => {
-  /** @type {Awaited<ReturnType<typeof startTopology>>} */
-  let topology
-  /** @type {Array<{ stop(): Promise<void> }>} */
-  const nodes = []
-
-  before(async () => {
-    topology = await startTopology({ dht: true })
-  })
-
-  after(async () => {
-    await stopAll(nodes)
-    await topology?.stop()
-  })
+  const shared = sharedTopology({ dht: true })
 
   it('findPeer and findProvs through the proxy return a peer and a provider record only the downstream\'s DHT knows', async () => {
-    const downstream = topology.node.multiaddrs[0]
+    const downstream = shared.topology.node.multiaddrs[0]
     const [b, a] = await Promise.all([
       // B: connected to the downstream only, listening on loopback
       createIpfs({ bootstrap: [downstream], routing: 'dhtserver', listen: ['/ip4/127.0.0.1/tcp/0'] }),
       // A: the app under test, the proxy as its only bootstrap peer; it
       // need not be reachable itself
-      createIpfs({ bootstrap: [topology.proxy.tcp], routing: 'dhtclient', listen: [] })
+      createIpfs({ bootstrap: [shared.topology.proxy.tcp], routing: 'dhtclient', listen: [] })
     ])
-    nodes.push(b, a)
+    shared.nodes.push(b, a)
     const bPeerId = (await b.ipfs.id()).id
     const bId = bPeerId.toString()
     const bAddrs = (await b.ipfs.id()).addresses.map((ma) => ma.toString())
     assert.ok(bAddrs.length > 0, 'B listens')
 
     await Promise.all([
-      waitForPeer(b.ipfs, topology.node.peerId),
-      waitForPeer(a.ipfs, topology.proxy.peerId)
+      waitForPeer(b.ipfs, shared.topology.node.peerId),
+      waitForPeer(a.ipfs, shared.topology.proxy.peerId)
     ])
-    assert.deepEqual((await a.ipfs.swarm.peers()).map((p) => p.peer.toString()), [topology.proxy.peerId], 'A knows the proxy only')
-    assert.deepEqual((await b.ipfs.swarm.peers()).map((p) => p.peer.toString()), [topology.node.peerId], 'B bootstraps from the downstream only')
+    assert.deepEqual((await a.ipfs.swarm.peers()).map((p) => p.peer.toString()), [shared.topology.proxy.peerId], 'A knows the proxy only')
+    assert.deepEqual((await b.ipfs.swarm.peers()).map((p) => p.peer.toString()), [shared.topology.node.peerId], 'B bootstraps from the downstream only')
 
     const deadline = Date.now() + DEADLINE
 
@@ -119,7 +107,7 @@ describe('js-ipfs (dhtclient) uses kitsune proxy as its DHT server, answered by 
     while (true) {
       const run = await drain(() => b.ipfs.dht.provide(cid, { timeout: QUERY_TIMEOUT }))
       provideRuns.push(run.events.map((e) => `${e.name}${e.messageName != null ? ` ${e.messageName}` : ''}${e.to != null ? ` to ${e.to}` : ''}${e.from != null ? ` from ${e.from}` : ''}`).concat(run.error ?? []))
-      if (run.events.some((e) => e.name === 'SENDING_QUERY' && e.messageName === 'ADD_PROVIDER' && e.to?.toString() === topology.node.peerId)) {
+      if (run.events.some((e) => e.name === 'SENDING_QUERY' && e.messageName === 'ADD_PROVIDER' && e.to?.toString() === shared.topology.node.peerId)) {
         break
       }
       if (Date.now() > deadline) {
@@ -135,14 +123,14 @@ describe('js-ipfs (dhtclient) uses kitsune proxy as its DHT server, answered by 
       (event) => event.name === 'FINAL_PEER' && event.peer.id.toString() === bId,
       deadline
     )
-    assert.equal(found.from.toString(), topology.proxy.peerId, 'the answer came from the proxy')
+    assert.equal(found.from.toString(), shared.topology.proxy.peerId, 'the answer came from the proxy')
     const foundAddrs = found.peer.multiaddrs.map((ma) => ma.toString())
     assert.ok(bAddrs.some((addr) => foundAddrs.some((f) => addr.startsWith(f))), `B's addresses ${JSON.stringify(bAddrs)} are in the answer ${JSON.stringify(foundAddrs)}`)
 
     // A asks who provides the CID: B, by the proxy's answer
     const provider = await queryUntil(
       () => a.ipfs.dht.findProvs(cid, { timeout: QUERY_TIMEOUT }),
-      (event) => event.name === 'PROVIDER' && event.from.toString() === topology.proxy.peerId && event.providers.some((p) => p.id.toString() === bId),
+      (event) => event.name === 'PROVIDER' && event.from.toString() === shared.topology.proxy.peerId && event.providers.some((p) => p.id.toString() === bId),
       deadline
     )
     const record = provider.providers.find((p) => p.id.toString() === bId)

@@ -8,10 +8,10 @@
  */
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { after, before, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import { downstreamRefs } from '../src/downstream.js'
-import { catWithin, createIpfs, stopAll } from '../src/ipfs.js'
-import { startTopology } from '../src/kitsune.js'
+import { catWithin, createIpfs } from '../src/ipfs.js'
+import { sharedTopology } from '../src/shared-topology.js'
 import { mark, waitForPreload } from '../src/preload-log.js'
 
 const MiB = 1024 * 1024
@@ -20,24 +20,12 @@ const EMPTY_DIR = 'QmUNLLsPACCz1vLxQVkXqqLX5R1X345qqfHbsf67hvA3Nn'
 const PRELOAD_TIMEOUT = 60_000
 
 describe('the start-up race: js-ipfs preloads before it is connected to kitsune proxy', () => {
-  /** @type {Awaited<ReturnType<typeof startTopology>>} */
-  let topology
-  /** @type {Array<{ stop(): Promise<void> }>} */
-  const nodes = []
-
-  before(async () => {
-    topology = await startTopology()
-  })
-
-  after(async () => {
-    await stopAll(nodes)
-    await topology?.stop()
-  })
+  const shared = sharedTopology()
 
   it('content added right after create() resolves, and the init-time empty directory, are both "successfully preloaded"', async () => {
     const since = mark()
-    const app = await createIpfs({ bootstrap: [topology.proxy.tcp], preload: topology.proxy.preloadMultiaddr })
-    nodes.push(app)
+    const app = await createIpfs({ bootstrap: [shared.topology.proxy.tcp], preload: shared.topology.proxy.preloadMultiaddr })
+    shared.nodes.push(app)
 
     // straight after create(): not yet connected to anyone
     assert.deepEqual(await app.ipfs.swarm.peers(), [], 'js-ipfs is not connected to the proxy yet')
@@ -55,14 +43,14 @@ describe('the start-up race: js-ipfs preloads before it is connected to kitsune 
     // the downstream holds both now, with the app gone
     await app.stop()
     for (const root of [cid.toString(), EMPTY_DIR]) {
-      const { status, errors } = await downstreamRefs(topology.node.api, root)
+      const { status, errors } = await downstreamRefs(shared.topology.node.api, root)
       assert.equal(status, 200, `the downstream answers refs of ${root}`)
       assert.deepEqual(errors, [], `the downstream holds all of ${root}`)
     }
 
     // and serves the file through the proxy, byte for byte
-    const reader = await createIpfs({ bootstrap: [topology.proxy.tcp] })
-    nodes.push(reader)
+    const reader = await createIpfs({ bootstrap: [shared.topology.proxy.tcp] })
+    shared.nodes.push(reader)
     const fetched = await catWithin(reader.ipfs, cid, 60_000)
     assert.ok(fetched.equals(data), 'the fetched bytes are the added bytes')
   })
