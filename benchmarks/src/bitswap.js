@@ -8,9 +8,15 @@
  *   helia-client ──────► forwarder-proxy ──────► helia-downstream   (via proxy)
  *
  * 1. File: a 64 MiB UnixFS file (@helia/unixfs defaults) with `cat`; MB/s of
- *    each path and the ratio (target: via proxy >= 0.85 × direct).
+ *    each path and the ratio (target: via proxy >= 0.9 × direct). Next to
+ *    it, the proxy's CPU seconds per GiB for that Bitswap fetch and for a
+ *    plain bridged stream of as many bytes (the same client pushes them over
+ *    the same connection through a stream route of the same proxy to the
+ *    same downstream's sink), and their ratio (target: Bitswap <= 1.25 ×
+ *    the bridge).
  * 2. Blocks: 4,096 separate 1 KiB raw blocks with `helia.blockstore.get`,
- *    `--concurrency` in flight; blocks/s of each path and the ratio.
+ *    `--concurrency` in flight; blocks/s of each path and the ratio (target:
+ *    via proxy >= 0.9 × direct).
  *    A fresh client process per fetch (nothing local), warmed up by an
  *    untimed fetch of other content over the same path; rounds alternate
  *    which path goes first; medians over rounds.
@@ -26,13 +32,14 @@
  *        [--window MiB] (the proxy's yamux maxStreamWindowSize)
  *        [--phases file,blocks,memory] [--timeout s=420]
  *        [--profile]  (V8 CPU profile of the proxy during its last fetch of
- *                      each kind, into benchmarks/profiles/)
+ *                      each kind and its last bridged push, into
+ *                      benchmarks/profiles/)
  */
 
 import os from 'node:os'
 import { cpuText, cpuTotal, medianCpuSeconds, requirePositiveIntegers, rounded, setupBenchmark, stopAll } from './harness.js'
 import { cpuSeconds } from './rpc.js'
-import { MB, MiB, fmt, median, percentile, round, table } from './stats.js'
+import { GiB, MB, MiB, fmt, median, percentile, round, table } from './stats.js'
 
 const bench = setupBenchmark({
   usage: 'node src/bitswap.js [--json] [--file MiB=64] [--rounds N=5] [--blocks N=4096] [--block-bytes B=1024] [--concurrency N=256] [--peers N=200] [--wants N=100] [--peer-procs N=4] [--waves N=2] [--window MiB] [--phases file,blocks,memory] [--timeout s=420] [--profile]',
@@ -79,6 +86,13 @@ for (const phase of PHASES) {
 const mib = (bytes) => bytes / MiB
 const PATHS = ['direct', 'proxy']
 
+// issue 9's targets: Bitswap through the proxy at least 0.9 × direct (the
+// file and the small blocks); the proxy's CPU per GiB for Bitswap at most
+// 1.25 × its CPU per GiB for a plain bridged stream (message handling and
+// verification add at most 25 %)
+const TARGET_RATIO = 0.9
+const TARGET_CPU_OVER_BRIDGE = 1.25
+
 /**
  * Deltas of the forwarder's counters that tell where blocks came from
  */
@@ -97,19 +111,52 @@ async function fetchPhases () {
     config: {
       file: wantFile ? { bytes: FILE_BYTES, seed: 64 } : undefined,
       warmup: wantFile ? { bytes: WARMUP_FILE_BYTES, seed: 65 } : undefined,
-      blocks: wantBlocks ? { count: WARMUP_BLOCKS + BLOCKS, size: BLOCK_BYTES, seed: 100_000 } : undefined
+      blocks: wantBlocks ? { count: WARMUP_BLOCKS + BLOCKS, size: BLOCK_BYTES, seed: 100_000 } : undefined,
+      // the end of the plain bridged stream (file phase)
+      sink: wantFile
     }
   })
   const ds = await downstream.ready
-  const proxy = start('forwarder-proxy', { config: { downstream: ds.multiaddr, maxStreamWindowSize: WINDOW } })
+  // with the file phase, the proxy also routes the sink protocol to the
+  // downstream: the plain bridge its Bitswap CPU per GiB is compared with
+  const proxy = start('forwarder-proxy', { config: { downstream: ds.multiaddr, maxStreamWindowSize: WINDOW, routeSink: wantFile } })
   const px = await proxy.ready
   const targets = { direct: ds, proxy: px }
 
   /**
-   * One measured fetch by a fresh client process: connect, untimed warm-up
-   * fetch of other content over the same path, marks, the timed fetch, marks
+   * The plain bridged stream, measured in the proxy: the client pushes
+   * `bytes` through the proxy's sink route to the downstream's sink, on the
+   * connection it fetched over, with CPU marks in all three processes
+   * around it. The forwarder must see no Bitswap traffic meanwhile.
    */
-  const fetchOnce = async (kind, path, profile = false) => {
+  const bridgeOnce = async (client, bytes, profile) => {
+    const statsBefore = await proxy.call('stats')
+    if (profile) {
+      await proxy.call('profile-start')
+    }
+    const [c0, p0, d0] = await Promise.all([client.call('mark'), proxy.call('mark'), downstream.call('mark')])
+    const result = await client.call('push', { bytes }, 180_000)
+    const [c1, p1, d1] = await Promise.all([client.call('mark'), proxy.call('mark'), downstream.call('mark')])
+    if (profile) {
+      await proxy.call('profile-stop', { file: bench.profileFile('bitswap-proxy-bridge') })
+    }
+    const stats = statsDelta(statsBefore, await proxy.call('stats'))
+    if (stats.blocksReceived + stats.blocksSent + stats.wantsReceived > 0) {
+      throw new Error(`the forwarder saw ${stats.wantsReceived} wants and ${stats.blocksReceived} blocks during the bridged push`)
+    }
+    const seconds = result.ms / 1000
+    const cpu = { client: cpuSeconds(c0, c1), proxy: cpuSeconds(p0, p1), downstream: cpuSeconds(d0, d1) }
+    return { bytes, seconds, rate: bytes / MB / seconds, cpu, proxyCpuPerGiB: cpu.proxy / (bytes / GiB) }
+  }
+
+  /**
+   * One measured fetch by a fresh client process: connect, untimed warm-up
+   * fetch of other content over the same path, marks, the timed fetch, marks.
+   * With `bridge` (the file on the proxy path), also an untimed warm-up push
+   * and a measured push of as many bytes as the file through the proxy's
+   * sink route, before or after the fetch (`bridge.first`).
+   */
+  const fetchOnce = async (kind, path, profile = false, bridge = undefined) => {
     const client = start('helia-client')
     try {
       await client.ready
@@ -121,6 +168,13 @@ async function fetchPhases () {
         ? ['fetch-file', { ...ds.warmup }, { ...ds.file }]
         : ['fetch-blocks', { cids: ds.blocks.cids.slice(0, WARMUP_BLOCKS), concurrency: CONCURRENCY, size: BLOCK_BYTES }, { cids: ds.blocks.cids.slice(WARMUP_BLOCKS), concurrency: CONCURRENCY, size: BLOCK_BYTES }]
       await client.call(cmd, warmArgs, 180_000)
+      let bridged
+      if (bridge != null) {
+        await client.call('push', { bytes: WARMUP_FILE_BYTES }, 180_000)
+        if (bridge.first) {
+          bridged = await bridgeOnce(client, FILE_BYTES, profile)
+        }
+      }
       const statsBefore = await proxy.call('stats')
       if (profile) {
         await proxy.call('profile-start')
@@ -135,14 +189,21 @@ async function fetchPhases () {
       if (result.connectedTo.length !== 1 || result.connectedTo[0] !== targets[path].peerId) {
         throw new Error(`${path}: the client was connected to ${result.connectedTo.join(', ')}, not only to its target`)
       }
+      if (bridge != null && !bridge.first) {
+        bridged = await bridgeOnce(client, FILE_BYTES, profile)
+      }
       const seconds = result.ms / 1000
-      return {
+      const out = {
         path,
         seconds,
         rate: kind === 'file' ? result.bytes / MB / seconds : result.blocks / seconds,
         cpu: { client: cpuSeconds(c0, c1), proxy: cpuSeconds(p0, p1), downstream: cpuSeconds(d0, d1) },
         proxyStats: stats
       }
+      if (bridged != null) {
+        out.bridge = { first: bridge.first, ...bridged }
+      }
+      return out
     } catch (err) {
       throw new Error(`${kind} fetch, ${path} path: ${err.message}`, { cause: err })
     } finally {
@@ -157,7 +218,10 @@ async function fetchPhases () {
       const order = r % 2 === 0 ? PATHS : [...PATHS].reverse()
       const result = {}
       for (const path of order) {
-        result[path] = await fetchOnce(kind, path, opts.profile && path === 'proxy' && r === ROUNDS - 1)
+        // the file on the proxy path also measures the plain bridge, before
+        // the fetch in odd rounds and after it in even ones
+        const bridge = kind === 'file' && path === 'proxy' ? { first: r % 2 === 1 } : undefined
+        result[path] = await fetchOnce(kind, path, opts.profile && path === 'proxy' && r === ROUNDS - 1, bridge)
       }
       const d = result.direct
       const p = result.proxy
@@ -173,29 +237,66 @@ async function fetchPhases () {
       // shared the cores perfectly, the proxy path could reach at best the
       // direct path's total CPU over its own
       const ceiling = cpuTotal(d) / cpuTotal(p)
-      rounds.push({ order: order.join(','), direct: d, proxy: p, ratio: p.rate / d.rate, cpuCeiling: ceiling, coresBusy: { direct: cpuTotal(d) / d.seconds, proxy: cpuTotal(p) / p.seconds } })
+      const entry = { order: order.join(','), direct: d, proxy: p, ratio: p.rate / d.rate, cpuCeiling: ceiling, coresBusy: { direct: cpuTotal(d) / d.seconds, proxy: cpuTotal(p) / p.seconds } }
+      if (p.bridge != null) {
+        // per GiB of file content (the blocks' payload: no root node, no
+        // Bitswap or UnixFS framing) against per GiB pushed, the same count
+        const bitswapPerGiB = p.cpu.proxy / (FILE_BYTES / GiB)
+        entry.proxyCpuPerGiB = { bitswap: bitswapPerGiB, bridge: p.bridge.proxyCpuPerGiB, ratio: bitswapPerGiB / p.bridge.proxyCpuPerGiB, order: p.bridge.first ? 'bridge,bitswap' : 'bitswap,bridge' }
+      }
+      rounds.push(entry)
       say(`  round ${r + 1} (${order.join(' then ')}): direct ${fmt(d.rate, digits, 7)} ${unit}, proxy ${fmt(p.rate, digits, 7)} ${unit}, ratio ${fmt(p.rate / d.rate, 2)}; ` +
         `${cpuText(d, p)}; ` +
         `proxy: ${st.blocksReceived} blocks in, ${st.blocksSent} out, ${st.wantsReceived} wants in, ${st.wantsForwarded} out` +
         (st.duplicateBlocks + st.failovers + st.timeouts + st.dontHavesSent + st.cutOffs > 0 ? `, ${st.duplicateBlocks} duplicates, ${st.failovers} fail-overs, ${st.timeouts} timeouts, ${st.dontHavesSent} DONT_HAVEs, ${st.cutOffs} cut-offs` : ''))
+      if (entry.proxyCpuPerGiB != null) {
+        const b = p.bridge
+        const c = entry.proxyCpuPerGiB
+        say(`    plain bridged stream (${p.bridge.first ? 'before' : 'after'} the fetch, same client and connection): ${fmt(FILE_BYTES / MiB, 0)} MiB at ${fmt(b.rate, 1)} MB/s, cpu s: client ${fmt(b.cpu.client, 2)}, downstream ${fmt(b.cpu.downstream, 2)}, proxy ${fmt(b.cpu.proxy, 2)}; ` +
+          `proxy cpu s/GiB: Bitswap ${fmt(c.bitswap, 2)}, bridge ${fmt(c.bridge, 2)}, ratio ${fmt(c.ratio, 2)}`)
+      }
     }
     const direct = median(rounds.map(r => r.direct.rate))
     const viaProxy = median(rounds.map(r => r.proxy.rate))
     const ratios = rounds.map(r => r.ratio)
     const ceiling = median(rounds.map(r => r.cpuCeiling))
-    say(`  median: direct ${fmt(direct, digits)} ${unit}, via proxy ${fmt(viaProxy, digits)} ${unit} → via proxy / direct = ${fmt(viaProxy / direct, 2)}${kind === 'file' ? ' (target >= 0.85)' : ''}` +
+    say(`  median: direct ${fmt(direct, digits)} ${unit}, via proxy ${fmt(viaProxy, digits)} ${unit} → via proxy / direct = ${fmt(viaProxy / direct, 2)} (target >= ${TARGET_RATIO})` +
       ` (per-round ratios ${ratios.map(x => fmt(x, 2)).join(' ')})`)
+    let cpuPerGiB
+    if (kind === 'file') {
+      const perGiB = rounds.map(r => r.proxyCpuPerGiB)
+      const bitswap = median(perGiB.map(c => c.bitswap))
+      const bridge = median(perGiB.map(c => c.bridge))
+      const roundRatios = perGiB.map(c => c.ratio)
+      cpuPerGiB = {
+        bitswap: round(bitswap, 3),
+        bridge: round(bridge, 3),
+        ratio: round(bitswap / bridge, 3),
+        medianOfRoundRatios: round(median(roundRatios), 3),
+        roundRatios: roundRatios.map(x => round(x, 3)),
+        target: TARGET_CPU_OVER_BRIDGE,
+        bridgeMBps: round(median(rounds.map(r => r.proxy.bridge.rate)), 1)
+      }
+      say(`  proxy CPU s/GiB: Bitswap ${fmt(bitswap, 2)}, plain bridged stream ${fmt(bridge, 2)}, Bitswap / bridge = ${fmt(bitswap / bridge, 2)} (target <= ${TARGET_CPU_OVER_BRIDGE})` +
+        ` (per-round ratios ${roundRatios.map(x => fmt(x, 2)).join(' ')}, median ${fmt(median(roundRatios), 2)})`)
+    }
     say(`  CPU bound: all processes' CPU s per fetch, direct / via proxy = ${fmt(ceiling, 2)} (the ratio if both paths kept all ${os.availableParallelism()} cores busy)`)
     say('')
-    return {
+    const out = {
       direct: round(direct, digits),
       proxy: round(viaProxy, digits),
       ratio: round(viaProxy / direct, 3),
+      target: TARGET_RATIO,
       cpuCeiling: round(ceiling, 3),
       roundRatios: ratios.map(x => round(x, 3)),
       medianCpuSeconds: medianCpuSeconds(rounds),
       rounds: rounds.map(rounded)
     }
+    if (cpuPerGiB != null) {
+      // the proxy's CPU s/GiB: the Bitswap fetch against the plain bridge
+      out.proxyCpuPerGiB = cpuPerGiB
+    }
+    return out
   }
 
   const out = {}
@@ -203,6 +304,8 @@ async function fetchPhases () {
     if (wantFile) {
       out.file = await runRounds('file', `${fmt(FILE_BYTES / MiB, 0)} MiB UnixFS file (@helia/unixfs defaults: 1 MiB raw leaves), unixfs.cat by a fresh stock Helia client; MB = 10^6 bytes`, 'MB/s', 1)
       out.file.bytes = FILE_BYTES
+      // every pushed stream ended: the bridges are gone
+      out.file.proxyCpuPerGiB.openBridgesAfter = await proxy.call('open-bridges')
     }
     if (wantBlocks) {
       out.blocks = await runRounds('blocks', `${BLOCKS} separate ${BLOCK_BYTES}-byte raw blocks, helia.blockstore.get with ${CONCURRENCY} in flight, fresh stock Helia client`, 'blocks/s', 0)
@@ -362,6 +465,9 @@ async function memoryPhases () {
 async function main () {
   bench.sayMachine('Kitsune Bitswap benchmark')
   say('proxy: @kitsune/proxy + bitswapForwarder() as `kitsune proxy` builds it (front-door noise crypto, muxer and connection manager; no block cache); every node its own process, 127.0.0.1')
+  if (PHASES.has('file')) {
+    say('plain bridged stream for comparison: the same proxy also routes a sink protocol (route defaults) to the same downstream; the file\'s client pushes as many bytes as the file through it on the same connection')
+  }
   say('')
 
   const results = { benchmark: 'bitswap', machine, settings: { fileBytes: FILE_BYTES, rounds: ROUNDS, blocks: BLOCKS, blockBytes: BLOCK_BYTES, concurrency: CONCURRENCY, peers: PEERS, wantsPerPeer: WANTS, peerProcesses: PEER_PROCS, waves: WAVES, proxyStreamWindow: WINDOW ?? 'frontDoorMuxerOptions()', phases: [...PHASES] } }
@@ -372,7 +478,7 @@ async function main () {
     results.memory = await memoryPhases()
   }
   bench.endLoad()
-  bench.sayProfiles(results, 'CPU profiles of the proxy during its last fetch of each kind')
+  bench.sayProfiles(results, 'CPU profiles of the proxy during its last fetch of each kind (and its last plain bridged push)')
 
   if (opts.json) {
     console.log(JSON.stringify(results, null, 2))
@@ -382,10 +488,14 @@ async function main () {
   say('Summary')
   const rows = [['figure', 'direct', 'via proxy', 'via proxy / direct']]
   if (results.file != null) {
-    rows.push([`${fmt(FILE_BYTES / MiB, 0)} MiB UnixFS file, MB/s`, fmt(results.file.direct, 1), fmt(results.file.proxy, 1), `${fmt(results.file.ratio, 2)} (target >= 0.85)`])
+    rows.push([`${fmt(FILE_BYTES / MiB, 0)} MiB UnixFS file, MB/s`, fmt(results.file.direct, 1), fmt(results.file.proxy, 1), `${fmt(results.file.ratio, 2)} (target >= ${TARGET_RATIO})`])
+    // not direct / via proxy: the proxy's own CPU, plain bridge (left)
+    // against Bitswap (right), both measured in this run
+    const c = results.file.proxyCpuPerGiB
+    rows.push(['  proxy CPU s/GiB: plain bridge | Bitswap', fmt(c.bridge, 2), fmt(c.bitswap, 2), `Bitswap / bridge ${fmt(c.ratio, 2)} (target <= ${TARGET_CPU_OVER_BRIDGE})`])
   }
   if (results.blocks != null) {
-    rows.push([`${BLOCKS} × ${BLOCK_BYTES} B raw blocks, blocks/s`, fmt(results.blocks.direct, 0), fmt(results.blocks.proxy, 0), fmt(results.blocks.ratio, 2)])
+    rows.push([`${BLOCKS} × ${BLOCK_BYTES} B raw blocks, blocks/s`, fmt(results.blocks.direct, 0), fmt(results.blocks.proxy, 0), `${fmt(results.blocks.ratio, 2)} (target >= ${TARGET_RATIO})`])
   }
   // CPU seconds per fetch (medians): the direct path's two endpoints next to
   // the proxy's own; on 2 cores the three processes of the proxy path compete

@@ -1,7 +1,8 @@
 /**
- * The two protocols the benchmark runs, shared by the downstream (which
- * serves them), the proxy (which routes them) and the client (which uses
- * them).
+ * The two protocols the stream benchmark runs, shared by the downstream
+ * (which serves them), the proxy (which routes them) and the client (which
+ * uses them). The Bitswap benchmark uses the sink too, for the plain bridged
+ * stream its Bitswap CPU figure is compared with.
  */
 
 import { drained } from '@kitsune/test-support'
@@ -45,6 +46,50 @@ export async function handleSink (node) {
     maxInboundStreams: 64,
     maxOutboundStreams: 64
   })
+}
+
+/**
+ * Opens a sink stream on `connection`, sends `bytes` in `chunkSize`
+ * `send()`s (slices of `source`, over and over: nothing mutates it) with
+ * back-pressure (waits for 'drain'), optionally paced, half-closes and waits
+ * for the receiver's ack. The clock runs from opening the stream to the ack.
+ * The caller checks `received` (the receiver's count) against `bytes`.
+ *
+ * @param {import('@libp2p/interface').Connection} connection
+ * @param {object} options
+ * @param {number} options.bytes
+ * @param {Uint8Array} options.source
+ * @param {number} [options.chunkSize]
+ * @param {number} [options.paceMBps] hold the average rate to this (MB/s)
+ * @param {number} [options.openTimeout] ms to open the stream
+ * @returns {Promise<{ received: number, ms: number, closedMs: number }>}
+ */
+export async function sendToSink (connection, { bytes, source, chunkSize = 64 * 1024, paceMBps, openTimeout = 10_000 }) {
+  const start = performance.now()
+  const stream = await connection.newStream(SINK_PROTOCOL, { signal: AbortSignal.timeout(openTimeout) })
+  const ack = readAck(stream)
+  ack.catch(() => {})
+  let sent = 0
+  let offset = 0
+  while (sent < bytes) {
+    const n = Math.min(chunkSize, bytes - sent, source.byteLength - offset)
+    if (!stream.send(source.subarray(offset, offset + n))) {
+      await drained(stream)
+    }
+    sent += n
+    offset = (offset + n) % source.byteLength
+    if (paceMBps != null) {
+      // hold the average rate to paceMBps (so nobody waits for a core)
+      const wait = start + (sent / (paceMBps * 1e6)) * 1000 - performance.now()
+      if (wait > 1) {
+        await new Promise(resolve => setTimeout(resolve, wait))
+      }
+    }
+  }
+  await stream.close()
+  const closedMs = performance.now() - start
+  const received = await ack
+  return { received, ms: performance.now() - start, closedMs }
 }
 
 /**

@@ -4,13 +4,13 @@
  * latency probes the orchestrator asks for.
  */
 
-import { createTestNode, drained, patternBytes } from '@kitsune/test-support'
+import { createTestNode, patternBytes } from '@kitsune/test-support'
 // not declared in benchmarks/package.json (adding it needs a lock-file
 // update); it resolves through the workspace, as a dependency of
 // test-support and proxy
 import { multiaddr } from '@multiformats/multiaddr'
 import { serveRole } from '../rpc.js'
-import { ECHO_PROTOCOL, SINK_PROTOCOL, readAck } from '../protocols.js'
+import { ECHO_PROTOCOL, sendToSink } from '../protocols.js'
 
 const STREAM_TIMEOUT = 10_000
 
@@ -40,31 +40,7 @@ serveRole('client', async () => {
    */
   const throughput = async ({ target, bytes, chunkSize = 64 * 1024, paceMBps }) => {
     const connection = await connectionTo(target)
-    const start = performance.now()
-    const stream = await connection.newStream(SINK_PROTOCOL, { signal: AbortSignal.timeout(STREAM_TIMEOUT) })
-    const ack = readAck(stream)
-    ack.catch(() => {})
-    let sent = 0
-    let offset = 0
-    while (sent < bytes) {
-      const n = Math.min(chunkSize, bytes - sent, source.byteLength - offset)
-      if (!stream.send(source.subarray(offset, offset + n))) {
-        await drained(stream)
-      }
-      sent += n
-      offset = (offset + n) % source.byteLength
-      if (paceMBps != null) {
-        // hold the average rate to paceMBps (so nobody waits for a core)
-        const wait = start + (sent / (paceMBps * 1e6)) * 1000 - performance.now()
-        if (wait > 1) {
-          await new Promise(resolve => setTimeout(resolve, wait))
-        }
-      }
-    }
-    await stream.close()
-    const closedMs = performance.now() - start
-    const received = await ack
-    const ms = performance.now() - start
+    const { received, ms, closedMs } = await sendToSink(connection, { bytes, source, chunkSize, paceMBps, openTimeout: STREAM_TIMEOUT })
     if (received !== bytes) {
       throw new Error(`${target}: receiver reports ${received} bytes, sent ${bytes}`)
     }

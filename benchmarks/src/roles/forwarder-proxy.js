@@ -3,8 +3,12 @@
  * builds it (packages/cli/src/proxy-command.ts): noise with
  * `frontDoorNoiseCrypto`, yamux with `frontDoorMuxerOptions()`,
  * `frontDoorConnectionManager()`, `proxy({ downstreams })` and
- * `bitswapForwarder({})` (its defaults: no block cache, `hash` strategy). No
- * stream routes: Bitswap goes through the forwarder, message by message.
+ * `bitswapForwarder({})` (its defaults: no block cache, `hash` strategy).
+ * Bitswap goes through the forwarder, message by message, never through a
+ * stream route. With `routeSink`, one stream route as well, for the sink
+ * protocol (src/protocols.js, route defaults): the plain bridged stream the
+ * Bitswap benchmark compares the forwarder's CPU per GiB with, in the same
+ * process.
  * With `preload`, also `proxyPreload()` from @kitsune/preload on 127.0.0.1
  * (as `kitsune proxy --preload-listen` adds it), and the downstream is given
  * by its Kubo RPC API (`downstreamApis`), as preloading needs.
@@ -12,12 +16,14 @@
  * config: { downstream?: multiaddr, downstreamApi?: URL,
  *           forwarder?: BitswapForwarderInit (JSON),
  *           preload?: ProxyPreloadInit (JSON),
- *           maxStreamWindowSize?: bytes (default: frontDoorMuxerOptions()'s) }
+ *           maxStreamWindowSize?: bytes (default: frontDoorMuxerOptions()'s),
+ *           routeSink?: true }
  *
  * info: { peerId, multiaddr, preload?: the preload endpoint's base URL }
  * Commands (besides rpc.js's and memory.js's): stats (the forwarder's
- * counters), connections, preload-status (windows open in the preload
- * service and in the forwarder, and the endpoint's counters)
+ * counters), connections, open-bridges (the proxy's bridged streams still
+ * open), preload-status (windows open in the preload service and in the
+ * forwarder, and the endpoint's counters)
  */
 
 import { bitswapForwarder } from '@kitsune/bitswap-forwarder'
@@ -26,6 +32,7 @@ import { createTestNode } from '@kitsune/test-support'
 import { noise } from '@libp2p/noise'
 import { yamux } from '@libp2p/yamux'
 import { memoryHandlers } from '../memory.js'
+import { SINK_PROTOCOL } from '../protocols.js'
 import { serveRole } from '../rpc.js'
 
 serveRole('forwarder-proxy', async (config) => {
@@ -44,7 +51,8 @@ serveRole('forwarder-proxy', async (config) => {
     services: {
       proxy: proxy({
         downstreams: config.downstream == null ? [] : [config.downstream],
-        downstreamApis: config.downstreamApi == null ? [] : [config.downstreamApi]
+        downstreamApis: config.downstreamApi == null ? [] : [config.downstreamApi],
+        routes: config.routeSink === true ? [{ protocols: [SINK_PROTOCOL] }] : []
       }),
       bitswapForwarder: bitswapForwarder(config.forwarder ?? {}),
       // the Bitswap benchmark does not load @kitsune/preload
@@ -70,6 +78,7 @@ serveRole('forwarder-proxy', async (config) => {
       ...memoryHandlers(),
       stats: () => JSON.parse(JSON.stringify(node.services.bitswapForwarder.stats())),
       connections: () => node.getConnections().length,
+      'open-bridges': () => node.services.proxy.status().openBridges,
       'preload-status': () => ({
         windows: node.services.preload.windows(),
         forwarderWindows: node.services.bitswapForwarder.windows().length,

@@ -14,6 +14,11 @@
  *   add-file     { bytes, seed, chunkBytes? }  adds a UnixFS file (the
  *                @helia/unixfs defaults, or fixed-size chunks of
  *                `chunkBytes`); returns its root and every block's CID
+ *   push         { bytes, chunkSize? }  a plain stream on the same
+ *                connection: opens a sink stream (src/protocols.js) to the
+ *                target, which the forwarder proxy bridges to its downstream,
+ *                sends `bytes` with back-pressure and waits for the ack
+ *                (timed from opening the stream to the ack)
  *   preload      { url, cid, blocks }  what a js-ipfs-era app does after
  *                adding: `POST <url>/api/v0/refs?arg=<cid>&recursive=true`,
  *                timed from the request until the response ends, every line
@@ -31,6 +36,7 @@ import * as dagPb from '@ipld/dag-pb'
 import { createTestHelia, patternBytes } from '@kitsune/test-support'
 import { multiaddr } from '@multiformats/multiaddr'
 import { CID } from 'multiformats/cid'
+import { sendToSink } from '../protocols.js'
 import { serveRole } from '../rpc.js'
 
 const BITSWAP_120 = '/ipfs/bitswap/1.2.0'
@@ -39,6 +45,11 @@ serveRole('helia-client', async () => {
   const helia = await createTestHelia()
   const fs = unixfs(helia)
   let target
+  /** @type {import('@libp2p/interface').Connection | undefined} */
+  let connection
+  // the push's source, sent in slices over and over (as the stream
+  // benchmark's client does)
+  let pushSource
 
   /**
    * Fetches a whole file and returns its length and sha256 (hashed after
@@ -140,7 +151,7 @@ serveRole('helia-client', async () => {
     info: { peerId: helia.libp2p.peerId.toString() },
     handlers: {
       connect: async ({ addr }) => {
-        const connection = await helia.libp2p.dial(multiaddr(addr), { signal: AbortSignal.timeout(10_000) })
+        connection = await helia.libp2p.dial(multiaddr(addr), { signal: AbortSignal.timeout(10_000) })
         target = connection.remotePeer
         const deadline = Date.now() + 10_000
         for (;;) {
@@ -161,6 +172,17 @@ serveRole('helia-client', async () => {
           throw new Error(`fetched ${result.length} bytes (sha256 ${result.sha256}), expected ${bytes} (${sha256})`)
         }
         return { ms: result.ms, bytes: result.length, connectedTo: connectedTo() }
+      },
+      push: async ({ bytes, chunkSize = 64 * 1024 }) => {
+        if (connection == null || connection.status !== 'open') {
+          throw new Error('push: not connected to the target')
+        }
+        pushSource ??= patternBytes(1024 * 1024, 42)
+        const result = await sendToSink(connection, { bytes, source: pushSource, chunkSize })
+        if (result.received !== bytes) {
+          throw new Error(`push: the sink reports ${result.received} bytes, sent ${bytes}`)
+        }
+        return { ms: result.ms, bytes, connectedTo: connectedTo() }
       },
       'add-file': async ({ bytes, seed, chunkBytes }) => {
         const data = patternBytes(bytes, seed)

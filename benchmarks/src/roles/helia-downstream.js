@@ -13,6 +13,10 @@
  *   preload: WithPreloadInit (JSON)  add the Kubo-compatible preload API,
  *                                    listening on 127.0.0.1 (port chosen by
  *                                    the OS)
+ *   sink:    true                    also serve the sink protocol
+ *                                    (src/protocols.js): the end of the
+ *                                    plain bridged stream that the Bitswap
+ *                                    benchmark compares the forwarder with
  *
  * info: the node's address and peer id, the CIDs of what it holds, and with
  * `preload` the API's base URL (`api`)
@@ -30,6 +34,7 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { memoryHandlers } from '../memory.js'
+import { handleSink } from '../protocols.js'
 import { serveRole } from '../rpc.js'
 
 /**
@@ -53,6 +58,9 @@ serveRole('helia-downstream', async (config) => {
     ? {}
     : { extend: h => withPreload(h, { ...config.preload, listen: '/ip4/127.0.0.1/tcp/0' }) })
   const fs = unixfs(helia)
+  if (config.sink === true) {
+    await handleSink(helia.libp2p)
+  }
   const info = {
     peerId: helia.libp2p.peerId.toString(),
     multiaddr: helia.libp2p.getMultiaddrs()[0].toString(),
