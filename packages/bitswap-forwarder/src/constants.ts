@@ -25,6 +25,17 @@ export const BITSWAP_LEGACY = '/ipfs/bitswap'
 export const BITSWAP_PROTOCOLS = [BITSWAP_120, BITSWAP_110, BITSWAP_100, BITSWAP_LEGACY]
 
 /**
+ * The capability the forwarder declares (`serviceCapabilities`); a service
+ * built on it lists it in its `serviceDependencies`
+ */
+export const BITSWAP_FORWARDER_CAPABILITY = '@kitsune/bitswap-forwarder'
+
+/**
+ * The services key the forwarder is expected at
+ */
+export const BITSWAP_FORWARDER_SERVICE = 'bitswapForwarder'
+
+/**
  * The key of the proxy service in `services`, used to find it on `components`
  *
  * @default 'proxy'

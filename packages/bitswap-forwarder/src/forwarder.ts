@@ -1,4 +1,4 @@
-import { resolveStrategy } from '@kitsune/proxy'
+import { contentPlacement, findProxy, PROXY_CAPABILITY } from '@kitsune/proxy'
 import { serviceCapabilities, serviceDependencies } from '@libp2p/interface'
 import { LruBlockCache } from './block-cache.ts'
 import { keyOf } from './codec.ts'
@@ -19,7 +19,7 @@ import type { SentSummary } from './message-queue.ts'
 import type { Counters, DownstreamCounters } from './metrics.ts'
 import type { Options } from './options.ts'
 import type { PreloadWindow, PreloadWindowInit } from './preload-window.ts'
-import type { BalancingStrategy, DownstreamInfo, DownstreamPool, Proxy } from '@kitsune/proxy'
+import type { ContentPlacement, DownstreamInfo, DownstreamPool, Proxy } from '@kitsune/proxy'
 import type { HistogramGroup, Logger, PeerId, Startable } from '@libp2p/interface'
 import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
@@ -34,8 +34,8 @@ import type { CID } from 'multiformats/cid'
  */
 export class BitswapForwarder implements BitswapForwarderInterface, Startable {
   readonly [Symbol.toStringTag] = '@kitsune/bitswap-forwarder'
-  readonly [serviceCapabilities]: string[] = ['@kitsune/bitswap-forwarder']
-  readonly [serviceDependencies]: string[] = ['@kitsune/proxy']
+  readonly [serviceCapabilities]: string[] = [C.BITSWAP_FORWARDER_CAPABILITY]
+  readonly [serviceDependencies]: string[] = [PROXY_CAPABILITY]
   readonly protocols = [...C.BITSWAP_PROTOCOLS]
 
   private readonly components: BitswapForwarderComponents
@@ -56,7 +56,7 @@ export class BitswapForwarder implements BitswapForwarderInterface, Startable {
   private readonly probes: Probes
 
   private proxy?: Proxy
-  private strategy?: BalancingStrategy
+  private placement?: ContentPlacement
 
   constructor (components: BitswapForwarderComponents, init: BitswapForwarderInit = {}) {
     this.components = components
@@ -115,10 +115,7 @@ export class BitswapForwarder implements BitswapForwarderInterface, Startable {
       ...routerCommon,
       name: 'forward',
       fanout: this.options.fanout,
-      select: (key, _cid, wanter) => {
-        const downstreams = this.pool.healthy()
-        return (this.strategy?.select({ upstream: wanter.peer, protocol: C.BITSWAP_120, key }, downstreams) ?? downstreams).map(d => d.peerId)
-      },
+      select: (_key, cid, wanter) => (this.placement?.place(cid, { upstream: wanter.peer }) ?? this.pool.healthy()).map(d => d.peerId),
       isAvailable: (peer) => this.pool.healthy().some(d => d.peerId.equals(peer)),
       onBlockLatency: (peer, seconds) => {
         this.latency?.observe({ [peer.toString()]: seconds })
@@ -184,18 +181,20 @@ export class BitswapForwarder implements BitswapForwarderInterface, Startable {
   }
 
   async start (): Promise<void> {
-    const proxy = this.components[this.options.proxyService] as Proxy | undefined
-    if (proxy?.pool == null) {
+    const proxy = findProxy(this.components, this.options.proxyService)
+    if (proxy == null) {
       throw new MissingProxyError(`No proxy service at components.${this.options.proxyService}; add proxy() from @kitsune/proxy to services`)
     }
     this.proxy = proxy
-    this.strategy = resolveStrategy(this.init.strategy ?? C.STRATEGY, this.init.strategies)
+    // the proxy's placement unless a strategy of its own is given, so that
+    // the preload endpoint sends a DAG where the forwarder asks first
+    this.placement = this.init.strategy == null ? proxy.placement : contentPlacement(proxy.pool, this.init.strategy, this.init.strategies)
 
     await this.network.start()
     this.components.events.addEventListener('peer:disconnect', this.onPeerDisconnect)
     this.pool.addEventListener('downstream:up', this.onDownstreamUp)
     this.pool.addEventListener('downstream:down', this.onDownstreamDown)
-    this.log('started; strategy %s, fanout %s', this.strategy.name, this.options.fanout)
+    this.log('started; placement %s, fanout %s', this.placement.name, this.options.fanout)
   }
 
   async stop (): Promise<void> {
@@ -406,7 +405,7 @@ export class BitswapForwarder implements BitswapForwarderInterface, Startable {
     }
     this.forward.providerGone(peer.toString())
     this.reverse.providerGone(peer.toString())
-    this.strategy?.forget?.(peer)
+    this.placement?.forget(peer)
   }
 
   private onDownstreamUp (): void {

@@ -62,9 +62,11 @@
  * ```
  */
 
+import { findService } from '@kitsune/proxy'
+import { BITSWAP_FORWARDER_CAPABILITY, BITSWAP_FORWARDER_SERVICE } from './constants.ts'
 import { BitswapForwarder as BitswapForwarderClass } from './forwarder.ts'
 import type { PreloadWindow, PreloadWindowInit } from './preload-window.ts'
-import type { BalancingStrategy, StrategyFactory } from '@kitsune/proxy'
+import type { BalancingStrategy, Proxy, StrategyFactory } from '@kitsune/proxy'
 import type { ComponentLogger, Libp2pEvents, Metrics, PeerId, TypedEventTarget } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import type { Blockstore } from 'interface-blockstore'
@@ -82,7 +84,9 @@ export interface BitswapForwarderInit {
    * How each CID is placed on downstreams: a built-in strategy name of
    * `@kitsune/proxy` (`hash`, `sticky`, `least-outstanding`), a name
    * registered in `strategies`, or a strategy object. The strategy's order is
-   * the fail-over order.
+   * the fail-over order. Unset, the proxy's content placement
+   * (`proxy.placement`, `hash` unless the proxy's `placement` says otherwise)
+   * is used: the one the preload endpoint uses too.
    *
    * @default 'hash'
    */
@@ -257,6 +261,8 @@ export interface BitswapForwarderComponents {
   events: TypedEventTarget<Libp2pEvents>
   logger: ComponentLogger
   metrics?: Metrics
+  /** The proxy, at its default key (see `proxyService`) */
+  proxy?: Proxy
   /** Every configured service is reachable by its key, the proxy among them */
   [service: string]: unknown
 }
@@ -338,6 +344,10 @@ export interface ProbeOptions {
   signal?: AbortSignal
 }
 
+/**
+ * The forwarder service, as other services find it on `components` (see
+ * {@link findBitswapForwarder}) and as `node.services.bitswapForwarder`
+ */
 export interface BitswapForwarder {
   /** The protocol ids the forwarder handles */
   readonly protocols: string[]
@@ -368,7 +378,15 @@ export function bitswapForwarder (init: BitswapForwarderInit = {}): (components:
   return (components) => new BitswapForwarderClass(components, init)
 }
 
-export { BITSWAP_100, BITSWAP_110, BITSWAP_120, BITSWAP_LEGACY, BITSWAP_PROTOCOLS } from './constants.ts'
+/**
+ * The Bitswap forwarder among a node's components, at `key` (default
+ * `'bitswapForwarder'`), or `undefined` when none is configured there
+ */
+export function findBitswapForwarder (components: Record<string, unknown>, key: string = BITSWAP_FORWARDER_SERVICE): BitswapForwarder | undefined {
+  return findService<BitswapForwarder>(components, key, BITSWAP_FORWARDER_CAPABILITY)
+}
+
+export { BITSWAP_100, BITSWAP_110, BITSWAP_120, BITSWAP_FORWARDER_CAPABILITY, BITSWAP_FORWARDER_SERVICE, BITSWAP_LEGACY, BITSWAP_PROTOCOLS } from './constants.ts'
 export { LruBlockCache } from './block-cache.ts'
 export { keyOf } from './codec.ts'
 export type { PreloadWindow, PreloadWindowInit, WindowCloseReason } from './preload-window.ts'

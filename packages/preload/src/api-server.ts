@@ -1,15 +1,18 @@
-import { once } from 'node:events'
+import { EventEmitter, once } from 'node:events'
 import { createServer } from 'node:http'
-import { apiUrl } from '@kitsune/proxy'
+import { httpUrl } from '@kitsune/proxy'
+import cors from 'cors'
 import PQueue from 'p-queue'
 import proxyAddr from 'proxy-addr'
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible'
+import getRawBody from 'raw-body'
 import { API_PREFIX, CORS, ERR_NORMAL, EXPOSED_HEADERS, LISTEN, MAX_ARGS, MAX_BODY_SIZE, MAX_CONCURRENT_REQUESTS, MAX_CONCURRENT_REQUESTS_PER_ADDRESS, MAX_QUERY_SIZE, MAX_QUEUED_REQUESTS_PER_ADDRESS, RATE_LIMIT, RATE_LIMIT_INTERVAL, REQUEST_TIMEOUT, STOP_GRACE } from './constants.ts'
 import { ApiError, BodyTooLargeError, InvalidOptionError, InvalidRequestError, QueryTooLargeError, TooManyRequestsError } from './errors.ts'
 import { parseRefsRequest } from './refs-request.ts'
 import type { PreloadApi, PreloadApiInit, PreloadStats } from './index.ts'
 import type { RefsRequest } from './refs-request.ts'
 import type { ComponentLogger, Logger, Metrics } from '@libp2p/interface'
+import type { CorsOptions } from 'cors'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
@@ -81,6 +84,9 @@ export class PreloadApiServer implements PreloadApi {
   private readonly log: Logger
   private readonly listen: URL
   private readonly cors: '*' | string[] | false
+  private readonly corsMiddleware: (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void
+  /** Emits 'idle' when the last active refs request ends */
+  private readonly activity = new EventEmitter()
   private readonly trust?: (address: string, index: number) => boolean
   private readonly limiter: RateLimiterMemory
   private readonly rateLimit: number
@@ -103,7 +109,7 @@ export class PreloadApiServer implements PreloadApi {
     this.backend = backend
     this.log = components.logger.forComponent('kitsune:preload:api')
     try {
-      this.listen = apiUrl(init.listen ?? LISTEN)
+      this.listen = httpUrl(init.listen ?? LISTEN)
     } catch (err: any) {
       throw new InvalidOptionError(`listen: ${err.message}`)
     }
@@ -111,6 +117,7 @@ export class PreloadApiServer implements PreloadApi {
       throw new InvalidOptionError(`listen: only http is served, not ${this.listen.protocol}`)
     }
     this.cors = init.cors ?? CORS
+    this.corsMiddleware = cors((req, callback) => { callback(null, this.corsOptions(req)) })
     if (init.trustedProxies != null && init.trustedProxies.length > 0) {
       try {
         this.trust = proxyAddr.compile(init.trustedProxies)
@@ -187,9 +194,9 @@ export class PreloadApiServer implements PreloadApi {
     this.shutdown.abort(new Error('the preload API is stopping'))
     const closed = new Promise<void>(resolve => server.close(() => { resolve() }))
     server.closeIdleConnections()
-    const deadline = Date.now() + STOP_GRACE
-    while (this.counters.active > 0 && Date.now() < deadline) {
-      await new Promise(resolve => setTimeout(resolve, 10))
+    if (this.counters.active > 0) {
+      // let the active requests write their error lines, within the grace
+      await once(this.activity, 'idle', { signal: AbortSignal.timeout(STOP_GRACE) }).catch(() => {})
     }
     server.closeAllConnections()
     await closed
@@ -226,7 +233,12 @@ export class PreloadApiServer implements PreloadApi {
 
   private async handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
     const target = req.url ?? '/'
-    this.setCorsHeaders(req, res)
+    if (Array.isArray(this.cors)) {
+      res.setHeader('Vary', 'Origin')
+    }
+    await new Promise<void>((resolve, reject) => {
+      this.corsMiddleware(req, res, (err) => { if (err != null) { reject(err) } else { resolve() } })
+    })
 
     if (Buffer.byteLength(target) > this.maxQuerySize) {
       this.sendError(req, res, new QueryTooLargeError(`the request target is ${Buffer.byteLength(target)} bytes, at most ${this.maxQuerySize} are accepted`))
@@ -320,6 +332,9 @@ export class PreloadApiServer implements PreloadApi {
           await this.streamRefs(request, res)
         } finally {
           this.counters.active--
+          if (this.counters.active === 0) {
+            this.activity.emit('idle')
+          }
         }
       }, { signal: AbortSignal.any([gone.signal, this.shutdown.signal]) })
     } catch (err: any) {
@@ -451,42 +466,23 @@ export class PreloadApiServer implements PreloadApi {
 
   /**
    * Reads and discards the body, refusing more than `maxBodySize` bytes
+   * (by `Content-Length` at once, or as it arrives)
    */
   private async readBody (req: IncomingMessage): Promise<void> {
-    const length = Number(req.headers['content-length'] ?? 0)
-    if (Number.isFinite(length) && length > this.maxBodySize) {
-      throw new BodyTooLargeError(`the request body is ${length} bytes, at most ${this.maxBodySize} are accepted`)
-    }
     if (req.readableEnded) {
       return
     }
-    await new Promise<void>((resolve, reject) => {
-      let total = 0
-      const cleanup = (): void => {
-        req.off('data', onData)
-        req.off('end', onEnd)
-        req.off('error', onError)
+    const length = req.headers['content-length']
+    try {
+      await getRawBody(req, { length, limit: this.maxBodySize })
+    } catch (err: any) {
+      if (err?.type === 'entity.too.large') {
+        throw new BodyTooLargeError(length != null
+          ? `the request body is ${length} bytes, at most ${this.maxBodySize} are accepted`
+          : `the request body is larger than ${this.maxBodySize} bytes`)
       }
-      const onData = (chunk: Buffer): void => {
-        total += chunk.byteLength
-        if (total > this.maxBodySize) {
-          cleanup()
-          req.pause()
-          reject(new BodyTooLargeError(`the request body is larger than ${this.maxBodySize} bytes`))
-        }
-      }
-      const onEnd = (): void => {
-        cleanup()
-        resolve()
-      }
-      const onError = (err: Error): void => {
-        cleanup()
-        reject(err)
-      }
-      req.on('data', onData)
-      req.once('end', onEnd)
-      req.once('error', onError)
-    })
+      throw err
+    }
   }
 
   private async consumeRateLimit (address: string, res: ServerResponse): Promise<void> {
@@ -513,21 +509,29 @@ export class PreloadApiServer implements PreloadApi {
     return normaliseAddress(proxyAddr(req, this.trust))
   }
 
-  private setCorsHeaders (req: IncomingMessage, res: ServerResponse): void {
+  /**
+   * The `cors` options for one request: none for an origin a list does not
+   * name (and for `cors: false`), so that it gets no CORS headers
+   */
+  private corsOptions (req: IncomingMessage): CorsOptions {
+    const origin = req.headers.origin
+    let allowed: string | false
     if (this.cors === false) {
-      return
-    }
-    if (this.cors === '*') {
-      res.setHeader('Access-Control-Allow-Origin', '*')
+      allowed = false
+    } else if (this.cors === '*') {
+      allowed = '*'
     } else {
-      res.setHeader('Vary', 'Origin')
-      const origin = req.headers.origin
-      if (origin == null || !this.cors.includes(origin)) {
-        return
-      }
-      res.setHeader('Access-Control-Allow-Origin', origin)
+      allowed = origin != null && this.cors.includes(origin) ? origin : false
     }
-    res.setHeader('Access-Control-Expose-Headers', EXPOSED_HEADERS)
+    return {
+      origin: allowed,
+      methods: 'POST, OPTIONS',
+      allowedHeaders: headerSafe(req.headers['access-control-request-headers'] ?? 'Content-Type, X-Stream-Output, X-Chunked-Output, X-Content-Length'),
+      exposedHeaders: EXPOSED_HEADERS,
+      maxAge: 600,
+      // OPTIONS is answered below, after the path is checked
+      preflightContinue: true
+    }
   }
 
   private originAllowed (req: IncomingMessage): boolean {
@@ -536,12 +540,6 @@ export class PreloadApiServer implements PreloadApi {
   }
 
   private answerOptions (req: IncomingMessage, res: ServerResponse): void {
-    const preflight = req.headers['access-control-request-method'] != null
-    if (preflight && res.hasHeader('Access-Control-Allow-Origin')) {
-      res.setHeader('Access-Control-Allow-Methods', 'POST, OPTIONS')
-      res.setHeader('Access-Control-Allow-Headers', headerSafe(req.headers['access-control-request-headers'] ?? 'Content-Type, X-Stream-Output, X-Chunked-Output, X-Content-Length'))
-      res.setHeader('Access-Control-Max-Age', '600')
-    }
     res.setHeader('Allow', 'OPTIONS, POST')
     this.closeIfBody(req, res)
     res.writeHead(204)

@@ -171,13 +171,6 @@ export const PROXY_SERVICE = 'proxy'
 export const FORWARDER_SERVICE = 'bitswapForwarder'
 
 /**
- * How the downstream that fetches a DAG is chosen (proxy mode)
- *
- * @default 'hash'
- */
-export const PRELOAD_STRATEGY = 'hash'
-
-/**
  * Upstream peers asked at once when confirming who holds a root (proxy mode)
  *
  * @default 16

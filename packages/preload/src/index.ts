@@ -184,6 +184,8 @@ export interface PreloadApiInit {
   requestTimeout?: number
   /**
    * Codecs whose links are followed, beyond dag-pb, dag-cbor, dag-json and raw
+   *
+   * @default []
    */
   codecs?: Array<BlockCodec<any, any>>
 }
@@ -254,8 +256,10 @@ export interface ProxyPreloadInit extends PreloadApiInit {
   /**
    * How the downstream that fetches a DAG is chosen among the healthy
    * downstreams that have a Kubo RPC API: a strategy name of `@kitsune/proxy`
-   * or a strategy object; the key is the first root CID, so `hash` sends a DAG
-   * to the downstream the Bitswap forwarder asks first for its root
+   * or a strategy object, keyed by the first root CID. Unset, the proxy's
+   * content placement (`proxy.placement`, `hash` unless the proxy's
+   * `placement` says otherwise) is used, the one the Bitswap forwarder uses
+   * too: the DAG goes to the downstream the forwarder asks first for its root
    *
    * @default 'hash'
    */

@@ -1,5 +1,5 @@
-import { keyOf } from '@kitsune/bitswap-forwarder'
-import { resolveStrategy } from '@kitsune/proxy'
+import { BITSWAP_FORWARDER_CAPABILITY, findBitswapForwarder } from '@kitsune/bitswap-forwarder'
+import { contentKey, contentPlacement, findProxy, PROXY_CAPABILITY } from '@kitsune/proxy'
 import { serviceCapabilities, serviceDependencies } from '@libp2p/interface'
 import { parse as parseNdjson } from 'it-ndjson'
 import { PreloadApiServer } from './api-server.ts'
@@ -13,7 +13,7 @@ import type { PreloadStats, ProxyPreload, ProxyPreloadInit } from './index.ts'
 import type { Link, LinkDecoder } from './links.ts'
 import type { RefsRequest } from './refs-request.ts'
 import type { BitswapForwarder, PreloadWindow } from '@kitsune/bitswap-forwarder'
-import type { BalancingStrategy, Downstream, Proxy } from '@kitsune/proxy'
+import type { ContentPlacement, Downstream, Proxy } from '@kitsune/proxy'
 import type { ComponentLogger, Libp2pEvents, Logger, Metrics, PeerId, PeerStore, Startable, TypedEventTarget } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
 
@@ -24,14 +24,13 @@ export interface ProxyPreloadComponents {
   events: TypedEventTarget<Libp2pEvents>
   logger: ComponentLogger
   metrics?: Metrics
+  /** The proxy, at its default key (see `proxyService`) */
+  proxy?: Proxy
+  /** The Bitswap forwarder, at its default key (see `forwarderService`) */
+  bitswapForwarder?: BitswapForwarder
   /** Every configured service is reachable by its key: the proxy and the forwarder among them */
   [service: string]: unknown
 }
-
-/**
- * What a strategy is told it places: the preload of a DAG
- */
-const PRELOAD_PROTOCOL = '/kitsune/preload/refs'
 
 /**
  * The preload endpoint of a proxy. For each `refs` request it finds the
@@ -43,7 +42,7 @@ const PRELOAD_PROTOCOL = '/kitsune/preload/refs'
 export class ProxyPreloadService implements ProxyPreload, PreloadBackend, Startable {
   readonly [Symbol.toStringTag] = '@kitsune/preload:proxy'
   readonly [serviceCapabilities]: string[] = ['@kitsune/preload']
-  readonly [serviceDependencies]: string[] = ['@kitsune/proxy', '@kitsune/bitswap-forwarder']
+  readonly [serviceDependencies]: string[] = [PROXY_CAPABILITY, BITSWAP_FORWARDER_CAPABILITY]
 
   private readonly components: ProxyPreloadComponents
   private readonly init: ProxyPreloadInit
@@ -54,7 +53,7 @@ export class ProxyPreloadService implements ProxyPreload, PreloadBackend, Starta
   private proxy?: Proxy
   private forwarder?: BitswapForwarder
   private finder?: UpstreamFinder
-  private strategy?: BalancingStrategy
+  private placement?: ContentPlacement
 
   constructor (components: ProxyPreloadComponents, init: ProxyPreloadInit = {}) {
     this.components = components
@@ -71,18 +70,20 @@ export class ProxyPreloadService implements ProxyPreload, PreloadBackend, Starta
   async start (): Promise<void> {
     const proxyKey = this.init.proxyService ?? C.PROXY_SERVICE
     const forwarderKey = this.init.forwarderService ?? C.FORWARDER_SERVICE
-    const proxy = this.components[proxyKey] as Proxy | undefined
-    if (proxy?.pool == null) {
+    const proxy = findProxy(this.components, proxyKey)
+    if (proxy == null) {
       throw new MissingServiceError(`No proxy service at components.${proxyKey}; add proxy() from @kitsune/proxy to services`)
     }
-    const forwarder = this.components[forwarderKey] as BitswapForwarder | undefined
-    if (typeof forwarder?.openWindow !== 'function' || typeof forwarder.probe !== 'function') {
+    const forwarder = findBitswapForwarder(this.components, forwarderKey)
+    if (forwarder == null) {
       throw new MissingServiceError(`No Bitswap forwarder at components.${forwarderKey}; add bitswapForwarder() from @kitsune/bitswap-forwarder to services`)
     }
     this.proxy = proxy
     this.forwarder = forwarder
     this.finder = new UpstreamFinder(this.components, proxy.pool)
-    this.strategy = resolveStrategy(this.init.strategy ?? C.PRELOAD_STRATEGY)
+    // the proxy's placement, which the forwarder uses too, unless a strategy
+    // of its own is given
+    this.placement = this.init.strategy == null ? proxy.placement : contentPlacement(proxy.pool, this.init.strategy)
     await this.server.start()
     this.log('preload endpoint at %s', this.server.url?.href)
   }
@@ -104,7 +105,7 @@ export class ProxyPreloadService implements ProxyPreload, PreloadBackend, Starta
   }
 
   async * refs (request: RefsRequest, options: { signal: AbortSignal }): AsyncGenerator<RefLine> {
-    const { proxy, strategy } = this.started()
+    const { proxy, placement } = this.started()
     const { signal } = options
 
     const downstreams = proxy.pool.healthy().filter(d => d.api != null)
@@ -114,15 +115,11 @@ export class ProxyPreloadService implements ProxyPreload, PreloadBackend, Starta
 
     const search = this.holderSearch(request)
     const holders = await search.connected(signal)
-    const ordered = strategy.select({
-      upstream: holders[0] ?? this.components.peerId,
-      protocol: PRELOAD_PROTOCOL,
-      // the forwarder's key for a CID, so that `hash` picks the downstream
-      // the forwarder asks first for the root
-      key: keyOf(request.args[0])
-    }, downstreams)
+    // placed like the root's blocks, so the DAG lands on the downstream the
+    // forwarder asks first for the root
+    const ordered = placement.place(request.args[0], { upstream: holders[0], among: downstreams })
     if (ordered.length === 0) {
-      throw new NoPreloadDownstreamError(`The ${strategy.name} strategy chose no downstream with a Kubo RPC API`)
+      throw new NoPreloadDownstreamError(`The ${placement.name} strategy chose no downstream with a Kubo RPC API`)
     }
 
     // a window that spends its budget ends the request
@@ -178,21 +175,21 @@ export class ProxyPreloadService implements ProxyPreload, PreloadBackend, Starta
    */
   private openWindow (request: RefsRequest, holders: PeerId[], downstreams: Downstream[], budget: AbortController, signal: AbortSignal): PreloadWindow {
     const { forwarder } = this.started()
-    const covered = new Set(request.args.map(keyOf))
+    const covered = new Set(request.args.map(contentKey))
     const maxBlocks = this.init.maxDagBlocks ?? C.MAX_DAG_BLOCKS
     const maxBytes = this.init.maxDagBytes ?? C.MAX_DAG_BYTES
     return forwarder.openWindow({
       upstreams: holders,
       downstreams: downstreams.map(d => d.peerId),
       root: request.args[0],
-      filter: (cid) => covered.has(keyOf(cid)),
+      filter: (cid) => covered.has(contentKey(cid)),
       onBlock: (cid, block) => {
         // widen the window before the block reaches the downstream, so its
         // wants for the links pass; the downstream decodes the block too and
         // reports what it cannot read
         const cover = (links: Link[]): void => {
           for (const link of links) {
-            covered.add(keyOf(link.cid))
+            covered.add(contentKey(link.cid))
           }
         }
         const failed = (err: Error): void => { this.log('cannot read the links of %c - %e', cid, err) }
@@ -310,11 +307,11 @@ export class ProxyPreloadService implements ProxyPreload, PreloadBackend, Starta
     return response.body
   }
 
-  private started (): { proxy: Proxy, forwarder: BitswapForwarder, finder: UpstreamFinder, strategy: BalancingStrategy } {
-    if (this.proxy == null || this.forwarder == null || this.finder == null || this.strategy == null) {
+  private started (): { proxy: Proxy, forwarder: BitswapForwarder, finder: UpstreamFinder, placement: ContentPlacement } {
+    if (this.proxy == null || this.forwarder == null || this.finder == null || this.placement == null) {
       throw new MissingServiceError('The preload service is not started')
     }
-    return { proxy: this.proxy, forwarder: this.forwarder, finder: this.finder, strategy: this.strategy }
+    return { proxy: this.proxy, forwarder: this.forwarder, finder: this.finder, placement: this.placement }
   }
 }
 

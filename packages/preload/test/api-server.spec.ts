@@ -2,8 +2,9 @@ import { request } from 'node:http'
 import { defaultLogger } from '@libp2p/logger'
 import { expect } from 'aegir/chai'
 import { normaliseAddress, PreloadApiServer } from '../src/index.ts'
-import { delay, httpRequest, parseLines, waitFor } from './fixtures.ts'
+import { httpRequest, parseLines, waitFor } from './fixtures.ts'
 import type { PreloadApiInit, PreloadBackend, RefLine, RefsRequest } from '../src/index.ts'
+import type { IncomingMessage } from 'node:http'
 
 const CID1 = 'bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy'
 const REFS = `/api/v0/refs?r=true&arg=${CID1}`
@@ -246,24 +247,32 @@ describe('PreloadApiServer', () => {
       }
     }
     const url = await start()
-    await new Promise<void>((resolve, reject) => {
-      const req = request(new URL(REFS, url), { method: 'POST' }, res => {
-        res.pause()
-        setTimeout(() => {
-          try {
-            // ~1 KB a line: socket buffers hold a few MB at most
-            expect(produced).to.be.below(20_000)
-            expect(produced).to.be.above(0)
-            req.destroy()
-            resolve()
-          } catch (err) {
-            reject(err)
-          }
-        }, 500)
-      })
-      req.on('error', () => {})
-      req.end()
+    const response = Promise.withResolvers<IncomingMessage>()
+    const req = request(new URL(REFS, url), { method: 'POST' }, res => {
+      res.pause()
+      response.resolve(res)
     })
+    req.on('error', () => {})
+    req.end()
+    const res = await response.promise
+
+    // the backend stops once the socket buffers are full: the count holds
+    // still between two looks (without back-pressure the generator would
+    // never yield to the event loop, and this would time out)
+    let seen = -1
+    await waitFor(() => {
+      const still = produced > 0 && produced === seen
+      seen = produced
+      return still
+    }, 10_000, 'the backend to stop producing', 50)
+    const stalledAt = produced
+    expect(backend.signals[0]?.aborted).to.be.false()
+
+    // and goes on as soon as the client reads again
+    res.resume()
+    await waitFor(() => produced > stalledAt, 5000, 'the backend to produce again once the client reads')
+
+    req.destroy()
     await waitFor(() => backend.signals[0]?.aborted, 5000, 'the backend to be aborted')
   })
 
@@ -323,7 +332,7 @@ describe('PreloadApiServer', () => {
       }
       const res = await httpRequest(url, REFS)
       expect(res.status).to.equal(429)
-      expect(Number(res.headers['retry-after'])).to.be.within(1, 60)
+      expect(Number(res.headers['retry-after']), 'seconds until the 60 s window passes').to.be.within(59, 60)
       const body = JSON.parse(res.body)
       expect(body).to.include({ Code: 3, Type: 'error' })
       expect(body.Message).to.include('rate limit exceeded')
@@ -333,10 +342,13 @@ describe('PreloadApiServer', () => {
 
     it('rateLimit: the window passes', async () => {
       const url = await start({ rateLimit: 1, rateLimitInterval: 300 })
+      const windowStart = Date.now()
       expect((await httpRequest(url, REFS)).status).to.equal(200)
       expect((await httpRequest(url, REFS)).status).to.equal(429)
-      await delay(400)
-      expect((await httpRequest(url, REFS)).status).to.equal(200)
+      // the window is fixed from the first request: asking again when it has
+      // passed is answered 200
+      await waitFor(async () => (await httpRequest(url, REFS)).status === 200, 5000, 'the window to pass', 50)
+      expect(Date.now() - windowStart, 'ms until the window passed').to.be.within(250, 2_000)
     })
 
     it('rateLimit counts per client address (X-Forwarded-For from a trusted proxy)', async () => {

@@ -2,7 +2,7 @@ import { request } from 'node:http'
 import * as dagCbor from '@ipld/dag-cbor'
 import * as dagJson from '@ipld/dag-json'
 import * as dagPb from '@ipld/dag-pb'
-import { createTestHelia } from '@kitsune/test-support'
+import { createTestHelia, waitFor } from '@kitsune/test-support'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
@@ -12,6 +12,8 @@ import type { TestHelia } from '@kitsune/test-support'
 import type { BlockCodec } from 'multiformats/codecs/interface'
 
 export type PreloadHelia = HeliaWithPreload<TestHelia>
+
+export { waitFor }
 
 /**
  * A stock Helia node on loopback with the preload API on an OS-chosen port
@@ -197,18 +199,4 @@ export function parseLines (body: string): { refs: string[], errors: string[] } 
     }
   }
   return { refs, errors }
-}
-
-export async function delay (ms: number): Promise<void> {
-  await new Promise(resolve => setTimeout(resolve, ms))
-}
-
-export async function waitFor (condition: () => boolean | Promise<boolean>, timeout: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeout
-  while (!(await condition())) {
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}`)
-    }
-    await delay(10)
-  }
 }

@@ -93,9 +93,9 @@ async function addCborDag (helia: TestHelia, seed: number): Promise<{ root: CID,
 /**
  * A block's bytes (Helia 7's blockstore streams them)
  */
-async function getBlock (helia: TestHelia, cid: CID, timeout = 10_000): Promise<Uint8Array> {
+async function getBlock (helia: TestHelia, cid: CID, timeout: number | AbortSignal = 10_000): Promise<Uint8Array> {
   const chunks: Uint8Array[] = []
-  for await (const chunk of helia.blockstore.get(cid, { signal: AbortSignal.timeout(timeout) })) {
+  for await (const chunk of helia.blockstore.get(cid, { signal: typeof timeout === 'number' ? AbortSignal.timeout(timeout) : timeout })) {
     chunks.push(chunk)
   }
   return concat(chunks)
@@ -293,7 +293,13 @@ describe('proxyPreload: preloading through the proxy to a downstream', function 
     const secret = await putBlock(client, { secret: 'never preloaded' })
 
     const dropped = proxyNode.services.bitswapForwarder.stats().downstreamWantsDropped
-    await expect(getBlock(downstreams[0], secret, 1_500)).to.eventually.be.rejected()
+    // the proxy is the downstream's only way to the client: once it has
+    // dropped the want, nothing will answer it
+    const giveUp = new AbortController()
+    const attempt = getBlock(downstreams[0], secret, giveUp.signal)
+    await waitFor(() => proxyNode.services.bitswapForwarder.stats().downstreamWantsDropped > dropped, 5_000, 'the downstream\'s want to be dropped')
+    giveUp.abort()
+    await expect(attempt).to.eventually.be.rejected()
     expect(proxyNode.services.bitswapForwarder.stats().downstreamWantsDropped).to.be.above(dropped)
     expect(proxyNode.services.bitswapForwarder.stats().windowWantsPassed, 'only the preloaded DAG passed').to.equal(1 + preloaded.refs.length)
     expect(await downstreams[0].blockstore.has(secret)).to.be.false()

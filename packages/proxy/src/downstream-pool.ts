@@ -55,11 +55,17 @@ export interface DownstreamPoolEvents {
 }
 
 export interface DownstreamPoolInit {
-  /** libp2p multiaddrs of downstreams, each ending in `/p2p/<id>` */
+  /**
+   * libp2p multiaddrs of downstreams, each ending in `/p2p/<id>`
+   *
+   * @default []
+   */
   downstreams?: Array<string | Multiaddr>
   /**
    * Kubo RPC API addresses (URL or multiaddr) of downstreams; the peer id and
    * addresses are learned with `POST /api/v0/id`, again on each reconnect
+   *
+   * @default []
    */
   downstreamApis?: Array<string | URL | Multiaddr>
   /** @default 10000 */
@@ -127,11 +133,43 @@ class DownstreamEntry implements Downstream {
 }
 
 /**
- * The downstream nodes behind the proxy: keeps a connection to each, notices
+ * The downstream nodes behind the proxy, as the proxy shares them with the
+ * services built on it (`proxy.pool`): it keeps a connection to each, notices
  * when one goes, reconnects with capped exponential backoff, and only ever
- * hands out downstreams that are up.
+ * hands out downstreams that are up. Its events carry a `DownstreamInfo`.
  */
-export class DownstreamPool extends TypedEventEmitter<DownstreamPoolEvents> {
+export interface DownstreamPool extends TypedEventTarget<DownstreamPoolEvents> {
+  /** Resolves once every configured downstream has been tried at least once */
+  ready(): Promise<void>
+  /** Downstreams that may take new work */
+  healthy(): Downstream[]
+  /** A snapshot of every configured downstream */
+  list(): DownstreamInfo[]
+  /** Whether a peer is one of the downstreams */
+  isDownstream(peerId: PeerId): boolean
+  /** Stop placing new work on a downstream; what it has keeps running */
+  drain(peerId: PeerId): void
+  /** Undo `drain` */
+  undrain(peerId: PeerId): void
+  /**
+   * Count a stream as open on a downstream (for `least-outstanding`) until
+   * the returned function is called
+   */
+  acquire(peerId: PeerId): () => void
+  /** Work placed on a downstream succeeded */
+  reportSuccess(peerId: PeerId): void
+  /**
+   * Work placed on a downstream failed. After `maxConsecutiveFailures` in a
+   * row it is marked down and its connection closed; it is then redialled
+   * with backoff like any other lost downstream.
+   */
+  reportFailure(peerId: PeerId, err: Error): void
+}
+
+/**
+ * The pool the proxy runs; others see it as a {@link DownstreamPool}
+ */
+export class DefaultDownstreamPool extends TypedEventEmitter<DownstreamPoolEvents> implements DownstreamPool {
   private readonly components: DownstreamPoolComponents
   private readonly entries: DownstreamEntry[] = []
   private readonly log: Logger
@@ -172,7 +210,7 @@ export class DownstreamPool extends TypedEventEmitter<DownstreamPoolEvents> {
     }
 
     for (const api of init.downstreamApis ?? []) {
-      this.entries.push(new DownstreamEntry(api.toString(), components.connectionManager, apiUrl(api instanceof URL ? api.href : api)))
+      this.entries.push(new DownstreamEntry(api.toString(), components.connectionManager, apiUrl(api)))
     }
 
     this.onPeerDisconnect = this.onPeerDisconnect.bind(this)

@@ -21,6 +21,14 @@ export class InvalidDownstreamError extends Error {
 }
 
 /**
+ * An address is not the address of an HTTP(S) endpoint
+ */
+export class InvalidHttpAddressError extends Error {
+  static name = 'InvalidHttpAddressError'
+  name = 'InvalidHttpAddressError'
+}
+
+/**
  * A downstream's Kubo RPC API did not give a usable peer id and address
  */
 export class DownstreamDiscoveryError extends Error {

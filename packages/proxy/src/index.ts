@@ -11,6 +11,9 @@
  * - **Downstream pool**: downstreams by `/p2p/` multiaddr or by Kubo RPC API
  * address; kept connected, redialled with capped exponential backoff, never
  * handed out while down.
+ * - **Content placement**: `proxy.placement` says which downstreams, in
+ * order, hold a CID; the Bitswap forwarder and the preload endpoint both
+ * place with it, so they agree where a block lives.
  * - **Routes**: lists of protocols whose streams are bridged, both ways and
  * with back-pressure, to a downstream chosen by a balancing strategy
  * (`sticky`, `least-outstanding`, `hash`, or your own).
@@ -57,6 +60,7 @@
 
 import { KitsuneProxy } from './proxy.ts'
 import type { DownstreamInfo, DownstreamPool, DownstreamPoolComponents, DownstreamPoolInit } from './downstream-pool.ts'
+import type { ContentPlacement } from './placement.ts'
 import type { BalancingStrategy, StrategyFactory } from './strategies.ts'
 import type { Libp2pEvents, Metrics, TypedEventTarget } from '@libp2p/interface'
 import type { Registrar } from '@libp2p/interface-internal'
@@ -118,10 +122,27 @@ export interface RouteInit {
 }
 
 export interface ProxyInit extends DownstreamPoolInit {
-  /** Protocols to bridge, and how */
+  /**
+   * Protocols to bridge, and how
+   *
+   * @default []
+   */
   routes?: RouteInit[]
-  /** Extra strategies that routes can name */
+  /**
+   * Extra strategies that routes and `placement` can name
+   *
+   * @default {}
+   */
   strategies?: Record<string, StrategyFactory>
+  /**
+   * How content is placed on downstreams ({@link Proxy.placement}): a
+   * strategy name or object, keyed by a CID's multihash. The Bitswap
+   * forwarder and the preload endpoint place with it unless they are given
+   * a strategy of their own.
+   *
+   * @default 'hash'
+   */
+  placement?: string | BalancingStrategy
 }
 
 export interface ProxyComponents extends DownstreamPoolComponents {
@@ -137,9 +158,19 @@ export interface ProxyStatus {
   downstreams: DownstreamInfo[]
 }
 
+/**
+ * The proxy service, as other services find it on `components` (see
+ * {@link findProxy}) and as `node.services.proxy`
+ */
 export interface Proxy {
   /** The downstream pool, shared with services built on the proxy */
   readonly pool: DownstreamPool
+  /**
+   * Which downstreams, in order, hold a CID: shared by the services that
+   * place content (the Bitswap forwarder, the preload endpoint), so they
+   * agree where a block lives
+   */
+  readonly placement: ContentPlacement
   /** Every protocol id the proxy bridges */
   readonly protocols: string[]
   /** Resolves once every configured downstream has been tried */
@@ -156,8 +187,10 @@ export function proxy (init: ProxyInit = {}): (components: ProxyComponents) => P
 }
 
 export { DHT_PROTOCOLS } from './constants.ts'
-export { DownstreamPool } from './downstream-pool.ts'
-export type { Downstream, DownstreamInfo, DownstreamStatus, DownstreamPoolEvents, DownstreamPoolInit, DownstreamPoolComponents } from './downstream-pool.ts'
+export type { Downstream, DownstreamInfo, DownstreamPool, DownstreamStatus, DownstreamPoolEvents, DownstreamPoolInit, DownstreamPoolComponents } from './downstream-pool.ts'
+export { contentKey, contentPlacement, DEFAULT_PLACEMENT_STRATEGY } from './placement.ts'
+export type { ContentPlacement, HealthyDownstreams, PlaceOptions } from './placement.ts'
+export { findProxy, findService, PROXY_CAPABILITY, PROXY_SERVICE } from './services.ts'
 export { builtinStrategies, hashStrategy, leastOutstandingStrategy, resolveStrategy, stickyStrategy } from './strategies.ts'
 export type { BalancingStrategy, HashStrategyInit, RouteRequest, StrategyFactory } from './strategies.ts'
 export { bridgeStreams } from './bridge.ts'
@@ -168,5 +201,6 @@ export { frontDoorNoiseCrypto } from './noise-crypto.ts'
 export { loadKuboIdentity, loadOrCreateKeyFile } from './identity.ts'
 export type { KeyFileType, LoadedIdentity, LoadKeyFileOptions } from './identity.ts'
 export { apiUrl, discoverFromApi } from './kubo-api.ts'
+export { httpUrl } from './http-url.ts'
 export type { KuboIdentity } from './kubo-api.ts'
 export * from './errors.ts'

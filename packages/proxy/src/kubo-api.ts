@@ -2,36 +2,21 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { Circuit } from '@multiformats/multiaddr-matcher'
 import { DownstreamDiscoveryError, InvalidDownstreamError } from './errors.ts'
+import { httpUrl } from './http-url.ts'
 import type { AbortOptions, PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 /**
- * Turns a Kubo RPC API address into its base URL. Accepts a URL
+ * Turns a Kubo RPC API address into its base URL with {@link httpUrl}: a URL
  * (`http://127.0.0.1:5001`) or a multiaddr (`/ip4/127.0.0.1/tcp/5001`,
- * optionally ending in `/http` or `/https`).
+ * optionally ending in `/http` or `/https`). Throws `InvalidDownstreamError`.
  */
-export function apiUrl (address: string | Multiaddr): URL {
-  const text = address.toString()
-
-  if (/^https?:\/\//.test(text)) {
-    return new URL(text)
-  }
-
-  let components
+export function apiUrl (address: string | URL | Multiaddr): URL {
   try {
-    components = multiaddr(text).getComponents()
+    return httpUrl(address)
   } catch (err: any) {
-    throw new InvalidDownstreamError(`Invalid API address "${text}": ${err.message}`)
+    throw new InvalidDownstreamError(err.message, { cause: err })
   }
-
-  const host = components.find(c => ['ip4', 'ip6', 'dns', 'dns4', 'dns6'].includes(c.name))
-  const port = components.find(c => c.name === 'tcp')
-  if (host?.value == null || port?.value == null) {
-    throw new InvalidDownstreamError(`API address "${text}" needs a host and a TCP port`)
-  }
-  const scheme = components.some(c => c.name === 'https' || c.name === 'tls') ? 'https' : 'http'
-  const hostname = host.name === 'ip6' ? `[${host.value}]` : host.value
-  return new URL(`${scheme}://${hostname}:${port.value}`)
 }
 
 /**

@@ -3,11 +3,14 @@ import { PeerMap, PeerSet } from '@libp2p/peer-collections'
 import { raceSignal } from 'race-signal'
 import { bridgeStreams } from './bridge.ts'
 import { DEFAULT_STRATEGY, IDLE_TIMEOUT, MAX_BUFFERED_BYTES, MAX_SETUP_ATTEMPTS, MAX_STREAMS_PER_DOWNSTREAM, MAX_STREAMS_PER_PEER, SETUP_TIMEOUT } from './constants.ts'
-import { DownstreamPool } from './downstream-pool.ts'
+import { DefaultDownstreamPool } from './downstream-pool.ts'
 import { DownstreamInitiatedStreamError, NoDownstreamError, TooManyStreamsError } from './errors.ts'
+import { contentPlacement } from './placement.ts'
+import { PROXY_CAPABILITY } from './services.ts'
 import { resolveStrategy } from './strategies.ts'
-import type { Downstream } from './downstream-pool.ts'
+import type { Downstream, DownstreamPool } from './downstream-pool.ts'
 import type { Proxy, ProxyComponents, ProxyInit, ProxyStatus, RouteInit } from './index.ts'
+import type { ContentPlacement } from './placement.ts'
 import type { BalancingStrategy } from './strategies.ts'
 import type { Connection, CounterGroup, Histogram, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
 
@@ -42,8 +45,11 @@ interface ProxyMetrics {
 
 export class KitsuneProxy implements Proxy, Startable {
   readonly pool: DownstreamPool
+  readonly placement: ContentPlacement
   readonly [Symbol.toStringTag] = '@kitsune/proxy'
-  readonly [serviceCapabilities]: string[] = ['@kitsune/proxy']
+  readonly [serviceCapabilities]: string[] = [PROXY_CAPABILITY]
+
+  private readonly defaultPool: DefaultDownstreamPool
 
   private readonly components: ProxyComponents
   private readonly log: Logger
@@ -56,7 +62,9 @@ export class KitsuneProxy implements Proxy, Startable {
   constructor (components: ProxyComponents, init: ProxyInit = {}) {
     this.components = components
     this.log = components.logger.forComponent('kitsune:proxy')
-    this.pool = new DownstreamPool(components, init)
+    this.defaultPool = new DefaultDownstreamPool(components, init)
+    this.pool = this.defaultPool
+    this.placement = contentPlacement(this.pool, init.placement, init.strategies)
     this.routes = (init.routes ?? []).map(route => this.createRoute(route, init))
     this.metrics = this.registerMetrics()
     this.onPeerDisconnect = this.onPeerDisconnect.bind(this)
@@ -123,7 +131,7 @@ export class KitsuneProxy implements Proxy, Startable {
 
   async start (): Promise<void> {
     this.shutdown = new AbortController()
-    await this.pool.start()
+    await this.defaultPool.start()
     this.components.events.addEventListener('peer:disconnect', this.onPeerDisconnect)
 
     for (const route of this.routes) {
@@ -151,7 +159,7 @@ export class KitsuneProxy implements Proxy, Startable {
     for (const stream of this.bridges) {
       stream.abort(new Error('The proxy is stopping'))
     }
-    await this.pool.stop()
+    await this.defaultPool.stop()
     this.started = false
   }
 
@@ -296,5 +304,6 @@ export class KitsuneProxy implements Proxy, Startable {
     for (const route of this.routes) {
       route.strategy.forget?.(evt.detail)
     }
+    this.placement.forget(evt.detail)
   }
 }

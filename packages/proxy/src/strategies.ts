@@ -5,16 +5,21 @@ import type { Downstream } from './downstream-pool.ts'
 import type { PeerId } from '@libp2p/interface'
 
 /**
- * What a strategy is asked to place: one unit of work from one upstream peer
+ * What a strategy is asked to place: one unit of work, a bridged stream or
+ * a piece of content (see `ContentPlacement`)
  */
 export interface RouteRequest {
-  /** The upstream peer the work comes from */
-  upstream: PeerId
-  /** The protocol being routed */
-  protocol: string
+  /**
+   * The upstream peer the work comes from; unset when content is placed for
+   * no peer (a preload asked over HTTP)
+   */
+  upstream?: PeerId
+  /** The protocol of a bridged stream; unset when content is placed */
+  protocol?: string
   /**
    * What the work is about, for strategies that place by content. A bridged
-   * stream uses the upstream peer id; the Bitswap forwarder uses the CID.
+   * stream uses the upstream peer id; content uses its multihash
+   * (`contentKey`).
    */
   key: string
 }
@@ -60,7 +65,8 @@ export function leastOutstandingStrategy (): BalancingStrategy {
 /**
  * Each upstream peer is pinned, on first contact, to the healthy downstream
  * with the fewest pinned peers (then the fewest open streams), and stays there
- * while that downstream is healthy. The original Kitsune's behaviour.
+ * while that downstream is healthy. The original Kitsune's behaviour. Work
+ * from no peer gets the same order and pins nothing.
  */
 export function stickyStrategy (): BalancingStrategy {
   const pins = new PeerMap<string>()
@@ -77,11 +83,14 @@ export function stickyStrategy (): BalancingStrategy {
   return {
     name: 'sticky',
     select (request, downstreams) {
-      const pinned = pins.get(request.upstream)
-      const current = downstreams.find(d => d.peerId.toString() === pinned)
       const ordered = [...downstreams].sort((a, b) =>
         (pinnedCount.get(a.peerId.toString()) ?? 0) - (pinnedCount.get(b.peerId.toString()) ?? 0) || byLoad(a, b))
+      if (request.upstream == null) {
+        return ordered
+      }
 
+      const pinned = pins.get(request.upstream)
+      const current = downstreams.find(d => d.peerId.toString() === pinned)
       if (current != null) {
         return [current, ...ordered.filter(d => d !== current)]
       }

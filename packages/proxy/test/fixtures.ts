@@ -1,4 +1,4 @@
-import { addressOf, createTestNode, ECHO_PROTOCOL, FAST_POOL, handleEcho, readAll as drain } from '@kitsune/test-support'
+import { addressOf, createTestNode, ECHO_PROTOCOL, FAST_POOL, handleEcho, readAll as drain, waitFor } from '@kitsune/test-support'
 import { proxy } from '../src/index.ts'
 import type { BalancingStrategy, Proxy, ProxyInit, RouteInit } from '../src/index.ts'
 import type { BaseServices } from '@kitsune/test-support'
@@ -13,7 +13,7 @@ export interface Cluster {
   stop(): Promise<void>
 }
 
-export { addressOf, FAST_POOL }
+export { addressOf, FAST_POOL, waitFor }
 
 /**
  * Starts `count` echo downstreams and a proxy in front of them that routes the
@@ -46,16 +46,6 @@ export async function startCluster (count: number, init: Partial<ProxyInit> = {}
     stop: async () => {
       await Promise.all([proxyNode.stop(), ...downstreams.map(async d => { await d.stop() })])
     }
-  }
-}
-
-export async function waitFor (condition: () => boolean | Promise<boolean>, timeout = 10_000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeout
-  while (!(await condition())) {
-    if (Date.now() > deadline) {
-      throw new Error(`Timed out waiting for ${what}`)
-    }
-    await new Promise(resolve => setTimeout(resolve, 20))
   }
 }
 

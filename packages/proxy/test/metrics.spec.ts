@@ -3,7 +3,7 @@ import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { expect } from 'aegir/chai'
 import { Registry } from 'prom-client'
 import { proxy } from '../src/index.ts'
-import { addressOf, FAST_POOL, startCluster } from './fixtures.ts'
+import { addressOf, FAST_POOL, startCluster, waitFor } from './fixtures.ts'
 import type { ProxyNode } from './fixtures.ts'
 
 function sample (text: string, name: string, label?: string): number | undefined {
@@ -33,7 +33,8 @@ describe('metrics', function () {
         await echoRoundTrip(stream, payload)
       }
       await backends.downstreams[1].stop()
-      await new Promise(resolve => setTimeout(resolve, 200))
+      const pool = proxyNode.services.proxy.pool
+      await waitFor(() => pool.list().some(d => d.status === 'down'), 5_000, 'the stopped downstream to be marked down')
 
       const text = await registry.metrics()
       expect(sample(text, 'kitsune_proxy_upstream_peers')).to.equal(1)

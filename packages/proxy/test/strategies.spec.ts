@@ -118,7 +118,7 @@ describe('balancing strategies', () => {
     })
 
     it('can hash on a custom key', () => {
-      const byProtocol = hashStrategy({ key: (r) => r.protocol })
+      const byProtocol = hashStrategy({ key: (r) => r.protocol ?? '' })
       const a = byProtocol.select(request(upstreams[0]), pool)[0]
       const b = byProtocol.select(request(upstreams[1]), pool)[0]
       expect(a).to.equal(b)

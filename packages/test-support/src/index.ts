@@ -212,3 +212,6 @@ export async function createTestHelia <H extends TestHelia = TestHelia> (options
   await extended.start()
   return extended as H
 }
+
+export { waitFor } from './wait.ts'
+export { markdownTables, normaliseDefault, tsdocOptions } from './readme.ts'
