@@ -1,6 +1,6 @@
+import { contentKey } from '@kitsune/proxy'
 import { CID } from 'multiformats/cid'
 import * as varint from 'uint8-varint'
-import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
 import { BITSWAP_100, BITSWAP_110, BITSWAP_120, BITSWAP_LEGACY } from './constants.ts'
 import { InvalidMessageError, UnsupportedCidError, WantlistTooLargeError } from './errors.ts'
 import { BitswapMessage, BlockPresenceType, WantType } from './pb/message.ts'
@@ -41,12 +41,11 @@ export function protocolsOf (version: BitswapVersion): string[] {
 }
 
 /**
- * The identity of a block inside the forwarder: its multihash. Two CIDs that
- * differ only in version or codec name the same bytes.
+ * The identity of a block inside the forwarder: the proxy's `contentKey`
+ * (its multihash), the key it is placed by. Two CIDs that differ only in
+ * version or codec name the same bytes.
  */
-export function keyOf (cid: CID): string {
-  return uint8ArrayToString(cid.multihash.bytes, 'base64')
-}
+export const keyOf: (cid: CID) => string = contentKey
 
 export type WantKind = 'block' | 'have'
 

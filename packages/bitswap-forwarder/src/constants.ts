@@ -43,15 +43,6 @@ export const BITSWAP_FORWARDER_SERVICE = 'bitswapForwarder'
 export const PROXY_SERVICE = 'proxy'
 
 /**
- * The balancing strategy that places each CID on a downstream: rendezvous
- * hashing of the CID's multihash, so the same block is always asked of the
- * same downstream while the pool is stable
- *
- * @default 'hash'
- */
-export const STRATEGY = 'hash'
-
-/**
  * How many downstreams are asked for a CID at the same time. The rest of the
  * strategy's order is the fail-over order.
  *

@@ -388,6 +388,5 @@ export function findBitswapForwarder (components: Record<string, unknown>, key: 
 
 export { BITSWAP_100, BITSWAP_110, BITSWAP_120, BITSWAP_FORWARDER_CAPABILITY, BITSWAP_FORWARDER_SERVICE, BITSWAP_LEGACY, BITSWAP_PROTOCOLS } from './constants.ts'
 export { LruBlockCache } from './block-cache.ts'
-export { keyOf } from './codec.ts'
 export type { PreloadWindow, PreloadWindowInit, WindowCloseReason } from './preload-window.ts'
 export * from './errors.ts'

@@ -1,6 +1,6 @@
 import type { BitswapForwarderStats } from './index.ts'
 import type { WantRouterStats } from './want-router.ts'
-import type { HistogramGroup, Metrics } from '@libp2p/interface'
+import type { CounterGroup, HistogramGroup, Metrics } from '@libp2p/interface'
 
 export type Counters = Omit<BitswapForwarderStats, 'upstreamPeers' | 'trackedWants' | 'pendingCids' | 'downstreams' | 'failovers' | 'timeouts' | 'coalescedWants'>
 
@@ -39,7 +39,8 @@ export function createCounters (): Counters {
 }
 
 /**
- * Where the calculated metrics read their values
+ * Where the metrics read their values: the tallies that counters follow, and
+ * the levels that gauges read at scrape time
  */
 export interface MetricSources {
   counters: Counters
@@ -53,15 +54,49 @@ export interface MetricSources {
 }
 
 /**
+ * Makes a counter group follow some number fields of a tally object: each
+ * field becomes an accessor whose every rise (`counters.x++` where the event
+ * happens) increments the field's label by as much, at once. A counter must
+ * not be registered with `calculate` here: `@libp2p/prometheus-metrics` adds
+ * what `calculate` returns to the counter on every scrape, so running totals
+ * would be counted again each time.
+ */
+function follow <T extends object> (tally: T, group: CounterGroup, labels: Partial<Record<keyof T & string, string>>): void {
+  const zero: Record<string, number> = {}
+  for (const [field, label] of Object.entries(labels) as Array<[keyof T & string, string]>) {
+    let value = Number(tally[field])
+    zero[label] = 0
+    Object.defineProperty(tally, field, {
+      enumerable: true,
+      configurable: true,
+      get: () => value,
+      set: (next: number) => {
+        if (next > value) {
+          group.increment({ [label]: next - value })
+        }
+        value = next
+      }
+    })
+    if (value > 0) {
+      group.increment({ [label]: value })
+    }
+  }
+  // every label is exported from the start, at 0
+  group.increment(zero)
+}
+
+/**
  * Registers the forwarder's `kitsune_bitswap_*` metrics. Counters are
- * calculated from the forwarder's own tallies at scrape time; the per
- * downstream latency histogram is returned for the forwarder to observe.
+ * incremented as the forwarder's tallies rise; levels are gauges read at
+ * scrape time; the per downstream latency histogram is returned for the
+ * forwarder to observe.
  */
 export function registerMetrics (metrics: Metrics | undefined, sources: MetricSources): HistogramGroup | undefined {
   if (metrics == null) {
     return undefined
   }
   const c = sources.counters
+  const forward = sources.forward()
   metrics.registerMetric('kitsune_bitswap_upstream_ledgers', {
     help: 'Upstream peers with a ledger',
     calculate: sources.upstreamPeers
@@ -70,53 +105,47 @@ export function registerMetrics (metrics: Metrics | undefined, sources: MetricSo
     help: 'Peers with an outbound message queue',
     calculate: sources.queues
   })
-  metrics.registerCounterGroup('kitsune_bitswap_wants_total', {
+  const wants = metrics.registerCounterGroup('kitsune_bitswap_wants_total', {
     label: 'direction',
-    help: 'Want entries received from upstream peers (in), sent to downstreams (out), joined to a pending one (coalesced), passed from downstreams through preload windows (window), and probe() want-haves (probe)',
-    calculate: () => ({ in: c.wantsReceived, out: c.wantsForwarded, coalesced: sources.forward().coalesced, window: c.windowWantsPassed, probe: c.probes })
+    help: 'Want entries received from upstream peers (in), sent to downstreams (out), joined to a pending one (coalesced), passed from downstreams through preload windows (window), and probe() want-haves (probe)'
   })
-  metrics.registerCounterGroup('kitsune_bitswap_cancels_total', {
+  follow(c, wants, { wantsReceived: 'in', wantsForwarded: 'out', windowWantsPassed: 'window', probes: 'probe' })
+  follow(forward, wants, { coalesced: 'coalesced' })
+  follow(c, metrics.registerCounterGroup('kitsune_bitswap_cancels_total', {
     label: 'direction',
-    help: 'CANCEL entries received and sent',
-    calculate: () => ({ in: c.cancelsReceived, out: c.cancelsForwarded })
-  })
-  metrics.registerCounterGroup('kitsune_bitswap_blocks_total', {
+    help: 'CANCEL entries received and sent'
+  }), { cancelsReceived: 'in', cancelsForwarded: 'out' })
+  follow(c, metrics.registerCounterGroup('kitsune_bitswap_blocks_total', {
     label: 'direction',
-    help: 'Blocks received from downstreams (in), sent to upstream peers (out), and passed from upstream peers to downstreams through preload windows (window)',
-    calculate: () => ({ in: c.blocksReceived, out: c.blocksSent, bad: c.badBlocks, duplicate: c.duplicateBlocks, unwanted: c.unwantedBlocks, window: c.windowBlocksPassed })
-  })
-  metrics.registerCounterGroup('kitsune_bitswap_block_bytes_total', {
+    help: 'Blocks received from downstreams (in), sent to upstream peers (out), and passed from upstream peers to downstreams through preload windows (window)'
+  }), { blocksReceived: 'in', blocksSent: 'out', badBlocks: 'bad', duplicateBlocks: 'duplicate', unwantedBlocks: 'unwanted', windowBlocksPassed: 'window' })
+  follow(c, metrics.registerCounterGroup('kitsune_bitswap_block_bytes_total', {
     label: 'direction',
-    help: 'Block bytes received from downstreams (in) and sent to upstream peers (out)',
-    calculate: () => ({ in: c.blockBytesReceived, out: c.blockBytesSent })
-  })
-  metrics.registerCounterGroup('kitsune_bitswap_presences_sent_total', {
+    help: 'Block bytes received from downstreams (in) and sent to upstream peers (out)'
+  }), { blockBytesReceived: 'in', blockBytesSent: 'out' })
+  follow(c, metrics.registerCounterGroup('kitsune_bitswap_presences_sent_total', {
     label: 'type',
-    help: 'HAVE and DONT_HAVE sent to upstream peers',
-    calculate: () => ({ have: c.havesSent, dont_have: c.dontHavesSent })
-  })
-  metrics.registerCounterGroup('kitsune_bitswap_cache_total', {
+    help: 'HAVE and DONT_HAVE sent to upstream peers'
+  }), { havesSent: 'have', dontHavesSent: 'dont_have' })
+  follow(c, metrics.registerCounterGroup('kitsune_bitswap_cache_total', {
     label: 'result',
-    help: 'Block cache lookups',
-    calculate: () => ({ hit: c.cacheHits, miss: c.cacheMisses })
-  })
-  metrics.registerCounterGroup('kitsune_bitswap_refused_total', {
+    help: 'Block cache lookups'
+  }), { cacheHits: 'hit', cacheMisses: 'miss' })
+  follow(c, metrics.registerCounterGroup('kitsune_bitswap_refused_total', {
     label: 'reason',
-    help: 'Input refused, by reason',
-    calculate: () => ({
-      downstream_want: c.downstreamWantsDropped,
-      window_budget: c.windowBlocksRefused,
-      tracked_wants: c.refusedWants,
-      malformed: c.malformedMessages,
-      stream: c.refusedStreams,
-      cut_off: c.cutOffs
-    })
+    help: 'Input refused, by reason'
+  }), {
+    downstreamWantsDropped: 'downstream_want',
+    windowBlocksRefused: 'window_budget',
+    refusedWants: 'tracked_wants',
+    malformedMessages: 'malformed',
+    refusedStreams: 'stream',
+    cutOffs: 'cut_off'
   })
-  metrics.registerCounterGroup('kitsune_bitswap_failovers_total', {
+  follow(forward, metrics.registerCounterGroup('kitsune_bitswap_failovers_total', {
     label: 'reason',
-    help: 'Wants moved to another downstream',
-    calculate: () => ({ all: sources.forward().failovers, timeout: sources.forward().timeouts })
-  })
+    help: 'Wants moved to another downstream'
+  }), { failovers: 'all', timeouts: 'timeout' })
   metrics.registerMetricGroup('kitsune_bitswap_tracked', {
     label: 'kind',
     help: 'Wants, CIDs and peers tracked now',

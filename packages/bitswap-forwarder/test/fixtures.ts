@@ -1,6 +1,6 @@
 import { unixfs } from '@helia/unixfs'
 import { proxy } from '@kitsune/proxy'
-import { addressOf, createTestHelia, createTestNode, FAST_POOL } from '@kitsune/test-support'
+import { addressOf, createTestHelia, createTestNode, FAST_POOL, waitFor } from '@kitsune/test-support'
 import { concat } from 'uint8arrays/concat'
 import { bitswapForwarder } from '../src/index.ts'
 import type { BitswapForwarder, BitswapForwarderInit } from '../src/index.ts'
@@ -13,21 +13,7 @@ export type Multiaddr = ReturnType<Libp2p['getMultiaddrs']>[number]
 
 export type ProxyNode = Libp2p<BaseServices & { proxy: Proxy, bitswapForwarder: BitswapForwarder }>
 
-export { addressOf, FAST_POOL }
-
-export async function waitFor (condition: () => boolean | Promise<boolean>, timeout = 10_000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeout
-  while (!(await condition())) {
-    if (Date.now() > deadline) {
-      throw new Error(`Timed out waiting for ${what}`)
-    }
-    await new Promise(resolve => setTimeout(resolve, 20))
-  }
-}
-
-export async function delay (ms: number): Promise<void> {
-  await new Promise(resolve => setTimeout(resolve, ms))
-}
+export { addressOf, FAST_POOL, waitFor }
 
 export interface ProxyOptions {
   forwarder?: BitswapForwarderInit

@@ -1,10 +1,13 @@
+// `delay` only where a limit is a time (cutOffTime, dontHaveTtl) and the test
+// waits for it to pass on purpose
+import { setTimeout as delay } from 'node:timers/promises'
 import { expect } from 'aegir/chai'
 import { equals } from 'uint8arrays/equals'
 import { LruBlockCache } from '../src/block-cache.ts'
 import { encodeMessage, keyOf } from '../src/codec.ts'
 import { frame } from '../src/framing.ts'
 import { BitswapMessage } from '../src/pb/message.ts'
-import { addressOf, delay, startProxy, stopAll, waitFor } from './fixtures.ts'
+import { addressOf, startProxy, stopAll, waitFor } from './fixtures.ts'
 import { ended, makeBlock, RawBitswapPeer, want } from './raw-peer.ts'
 import type { ProxyNode } from './fixtures.ts'
 import type { BitswapForwarderInit } from '../src/index.ts'

@@ -1,47 +1,25 @@
-import { patternBytes } from '@kitsune/test-support'
+import { patternBytes, waitFor } from '@kitsune/test-support'
+import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { expect } from 'aegir/chai'
+import { Registry } from 'prom-client'
 import { equals } from 'uint8arrays/equals'
 import { addFile, blockCids, cat, connectClient, startHelias, startProxy, stopAll } from './fixtures.ts'
 import type { ProxyNode } from './fixtures.ts'
 import type { TestHelia } from '@kitsune/test-support'
 
-interface Recorded {
-  calculate?(): number | Record<string, number>
-  observed: Array<Record<string, number>>
+/**
+ * One sample of a Prometheus text exposition, by name and label
+ */
+function sample (text: string, name: string, label?: string): number | undefined {
+  const line = text.split('\n').find(l => l.startsWith(`${name}${label == null ? ' ' : `{${label}}`}`))
+  return line == null ? undefined : Number(line.split(' ').pop())
 }
 
 /**
- * A libp2p metrics implementation that keeps what is registered, so the
- * test can read the forwarder's `kitsune_bitswap_*` metrics the way a
- * Prometheus scrape would (libp2p's own metrics are accepted and ignored)
+ * The `kitsune_bitswap_*` samples of an exposition, without comments
  */
-function recordingMetrics (): { metrics: any, read(name: string): number | Record<string, number> | undefined, observations(name: string): Array<Record<string, number>> } {
-  const registered = new Map<string, Recorded>()
-  const noop = (): any => new Proxy(() => {}, { get: () => noop() })
-  const register = (name: string, options: any = {}): any => {
-    const entry: Recorded = { calculate: options.calculate, observed: [] }
-    registered.set(name, entry)
-    return {
-      observe: (values: Record<string, number>) => { entry.observed.push(values) },
-      increment: () => {},
-      update: () => {},
-      reset: () => {},
-      timer: () => () => {}
-    }
-  }
-  const metrics = new Proxy({}, {
-    get: (_target, prop) => {
-      if (typeof prop === 'string' && prop.startsWith('register')) {
-        return register
-      }
-      return noop()
-    }
-  })
-  return {
-    metrics,
-    read: (name) => registered.get(name)?.calculate?.(),
-    observations: (name) => registered.get(name)?.observed ?? []
-  }
+function kitsuneSamples (text: string): string[] {
+  return text.split('\n').filter(l => l.startsWith('kitsune_bitswap_'))
 }
 
 describe('metrics', function () {
@@ -54,13 +32,13 @@ describe('metrics', function () {
     nodes = []
   })
 
-  it('exports wants, blocks, bytes and per-downstream latency as kitsune_bitswap_* metrics', async () => {
+  it('exports wants, blocks, bytes and per-downstream latency as kitsune_bitswap_* metrics that idle scrapes do not move', async () => {
     const [downstream, client] = await startHelias(2)
     nodes.push(downstream, client)
     const bytes = patternBytes(3 * 1024 * 1024, 5)
     const cid = await addFile(downstream, bytes)
-    const recorder = recordingMetrics()
-    const proxyNode = await startProxy([downstream.libp2p], { config: { metrics: () => recorder.metrics } })
+    const registry = new Registry()
+    const proxyNode = await startProxy([downstream.libp2p], { config: { metrics: prometheusMetrics({ registry, collectDefaultMetrics: false }) } })
     nodes.push(proxyNode)
     await connectClient(client, proxyNode)
 
@@ -74,12 +52,32 @@ describe('metrics', function () {
         dagBytes += chunk.byteLength
       }
     }
-    expect(recorder.read('kitsune_bitswap_blocks_total')).to.include({ in: blocks, out: blocks, bad: 0 })
-    // every block of the DAG once in from the downstream, once out to the client
-    expect(recorder.read('kitsune_bitswap_block_bytes_total')).to.deep.equal({ in: dagBytes, out: dagBytes })
-    expect(recorder.read('kitsune_bitswap_wants_total')).to.include({ in: blocks, out: blocks })
-    const latencies = recorder.observations('kitsune_bitswap_downstream_block_latency_seconds')
-    expect(latencies).to.have.lengthOf(blocks)
-    expect(Object.keys(latencies[0])).to.deep.equal([downstream.libp2p.peerId.toString()])
+    const forwarder = proxyNode.services.bitswapForwarder
+    // idle: every want answered, nothing pending downstream
+    await waitFor(() => forwarder.stats().trackedWants === 0 && forwarder.stats().pendingCids === 0, 5_000, 'the forwarder to be idle')
+
+    // three scrapes with nothing happening: every counter says what happened, once
+    const scrapes: string[] = []
+    for (let i = 0; i < 3; i++) {
+      const text = await registry.metrics()
+      scrapes.push(text)
+      // every block of the DAG once in from the downstream, once out to the client
+      expect(sample(text, 'kitsune_bitswap_blocks_total', 'direction="in"'), `scrape ${i}: blocks in`).to.equal(blocks)
+      expect(sample(text, 'kitsune_bitswap_blocks_total', 'direction="out"'), `scrape ${i}: blocks out`).to.equal(blocks)
+      expect(sample(text, 'kitsune_bitswap_blocks_total', 'direction="bad"'), `scrape ${i}: bad blocks`).to.equal(0)
+      expect(sample(text, 'kitsune_bitswap_block_bytes_total', 'direction="in"'), `scrape ${i}: bytes in`).to.equal(dagBytes)
+      expect(sample(text, 'kitsune_bitswap_block_bytes_total', 'direction="out"'), `scrape ${i}: bytes out`).to.equal(dagBytes)
+      expect(sample(text, 'kitsune_bitswap_wants_total', 'direction="in"'), `scrape ${i}: wants in`).to.equal(blocks)
+      expect(sample(text, 'kitsune_bitswap_wants_total', 'direction="out"'), `scrape ${i}: wants out`).to.equal(blocks)
+      const stats = forwarder.stats()
+      expect(sample(text, 'kitsune_bitswap_cancels_total', 'direction="in"'), `scrape ${i}: cancels in`).to.equal(stats.cancelsReceived)
+      expect(sample(text, 'kitsune_bitswap_cache_total', 'result="miss"'), `scrape ${i}: cache misses`).to.equal(stats.cacheMisses)
+      expect(sample(text, 'kitsune_bitswap_failovers_total', 'reason="all"'), `scrape ${i}: failovers`).to.equal(stats.failovers)
+      expect(sample(text, 'kitsune_bitswap_refused_total', 'reason="malformed"'), `scrape ${i}: malformed`).to.equal(0)
+    }
+    expect(kitsuneSamples(scrapes[2]).filter(l => l.includes('_total')), 'idle scrapes').to.deep.equal(kitsuneSamples(scrapes[0]).filter(l => l.includes('_total')))
+
+    const latencies = sample(scrapes[0], 'kitsune_bitswap_downstream_block_latency_seconds_count', `downstream="${downstream.libp2p.peerId.toString()}"`)
+    expect(latencies, 'one latency per block').to.equal(blocks)
   })
 })

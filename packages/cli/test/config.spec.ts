@@ -19,40 +19,24 @@ describe('config', () => {
     await rm(dir, { recursive: true, force: true })
   })
 
-  it('has safe defaults', async () => {
-    const parsed = await parseProxyArgs([])
-    expect(parsed).to.deep.equal({
-      help: false,
-      options: {
-        key: undefined,
-        kuboConfig: undefined,
-        listen: [],
-        announce: [],
-        downstreams: [],
-        downstreamApis: [],
-        routes: [],
-        metricsListen: undefined,
-        json: false,
-        bitswap: true,
-        frontDoor: {},
-        pool: {},
-        preloadListen: undefined,
-        preload: {}
+  it('takes the options given and keeps the defaults of the rest', async () => {
+    const options = async <T> (parsing: Promise<{ help: true } | { help: false, options: T }>): Promise<T> => {
+      const parsed = await parsing
+      if (parsed.help) {
+        throw new Error('no help asked')
       }
-    })
-    expect(await parseNodeArgs([])).to.deep.equal({
-      help: false,
-      options: {
-        listen: [],
-        apiListen: 'http://127.0.0.1:5001',
-        blockstore: undefined,
-        key: undefined,
-        metricsListen: undefined,
-        json: false,
-        dht: false,
-        preload: {}
-      }
-    })
+      return parsed.options
+    }
+
+    const proxyDefaults = await options(parseProxyArgs([]))
+    expect(proxyDefaults, 'no preload or metrics listener unless asked').to.include({ preloadListen: undefined, metricsListen: undefined })
+    expect(await options(parseProxyArgs(['--announce', '/ip4/10.0.0.1/tcp/4001', '--json', '--no-bitswap'])))
+      .to.deep.equal({ ...proxyDefaults, announce: ['/ip4/10.0.0.1/tcp/4001'], json: true, bitswap: false })
+
+    const nodeDefaults = await options(parseNodeArgs([]))
+    expect(parseMetricsListen(nodeDefaults.apiListen).host, 'the API listens on loopback unless told').to.equal('127.0.0.1')
+    expect(await options(parseNodeArgs(['--api-listen', '/ip4/127.0.0.1/tcp/0', '--dht'])))
+      .to.deep.equal({ ...nodeDefaults, apiListen: 'http://127.0.0.1:0', dht: true })
   })
 
   it('parses preload mode: --preload-listen and the "preload" object', async () => {

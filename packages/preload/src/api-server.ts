@@ -1,20 +1,21 @@
 import { EventEmitter, once } from 'node:events'
-import { createServer } from 'node:http'
+import { createServer, STATUS_CODES } from 'node:http'
 import { httpUrl } from '@kitsune/proxy'
 import cors from 'cors'
 import PQueue from 'p-queue'
 import proxyAddr from 'proxy-addr'
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible'
 import getRawBody from 'raw-body'
-import { API_PREFIX, CORS, ERR_NORMAL, EXPOSED_HEADERS, LISTEN, MAX_ARGS, MAX_BODY_SIZE, MAX_CONCURRENT_REQUESTS, MAX_CONCURRENT_REQUESTS_PER_ADDRESS, MAX_QUERY_SIZE, MAX_QUEUED_REQUESTS_PER_ADDRESS, RATE_LIMIT, RATE_LIMIT_INTERVAL, REQUEST_TIMEOUT, STOP_GRACE } from './constants.ts'
+import { API_PREFIX, BODY_TIMEOUT, CORS, ERR_NORMAL, EXPOSED_HEADERS, HEADERS_TIMEOUT, KEEP_ALIVE_TIMEOUT, LISTEN, MAX_ARGS, MAX_BODY_SIZE, MAX_CONCURRENT_REQUESTS, MAX_CONCURRENT_REQUESTS_PER_ADDRESS, MAX_QUERY_SIZE, MAX_QUEUED_REQUESTS_PER_ADDRESS, RATE_LIMIT, RATE_LIMIT_INTERVAL, REQUEST_TIMEOUT, STOP_GRACE } from './constants.ts'
 import { ApiError, BodyTooLargeError, InvalidOptionError, InvalidRequestError, QueryTooLargeError, TooManyRequestsError } from './errors.ts'
 import { parseRefsRequest } from './refs-request.ts'
 import type { PreloadApi, PreloadApiInit, PreloadStats } from './index.ts'
 import type { RefsRequest } from './refs-request.ts'
-import type { ComponentLogger, Logger, Metrics } from '@libp2p/interface'
+import type { ComponentLogger, Counter, CounterGroup, Logger, Metrics } from '@libp2p/interface'
 import type { CorsOptions } from 'cors'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
 
 export type { RefsRequest } from './refs-request.ts'
 
@@ -34,8 +35,9 @@ export interface PreloadBackend {
   /**
    * The lines of a refs request, yielded as they are reached. A line with
    * `Err` set is written as it is (the request goes on). Throwing ends the
-   * request: before the first line it is answered `500` with Kubo's JSON
-   * error, after it with an `Err` line and the `X-Stream-Error` trailer. The
+   * request with an `Err` line and the `X-Stream-Error` trailer: the `200`
+   * and Kubo's headers are sent as soon as the request is accepted, before
+   * the first line, as Kubo sends them. The
    * signal aborts when the client goes away, `requestTimeout` passes or the
    * server stops.
    */
@@ -45,6 +47,16 @@ export interface PreloadBackend {
    * is answered 404, as Kubo answers commands it does not have
    */
   id?(options: { signal: AbortSignal }): Promise<Record<string, unknown>> | Record<string, unknown>
+}
+
+/**
+ * The counters of `kitsune_preload_*`
+ */
+interface PreloadMetrics {
+  requests: Counter
+  rejected: CounterGroup
+  refs: Counter
+  failed: Counter
 }
 
 export interface PreloadApiServerComponents {
@@ -100,10 +112,14 @@ export class PreloadApiServer implements PreloadApi {
   private readonly maxQuerySize: number
   private readonly maxArgs: number
   private readonly requestTimeout: number
+  private readonly timeouts: HttpTimeouts
   private server?: Server
   private bound?: URL
   private shutdown = new AbortController()
   private readonly counters: Omit<PreloadStats, 'queued'> = { requests: 0, rejected: {}, active: 0, refs: 0, failed: 0 }
+  private readonly components: PreloadApiServerComponents
+  /** Registered on the first start, when a Helia node's libp2p metrics exist */
+  private metrics?: PreloadMetrics
 
   constructor (backend: PreloadBackend, init: PreloadApiInit = {}, components: PreloadApiServerComponents) {
     this.backend = backend
@@ -134,9 +150,10 @@ export class PreloadApiServer implements PreloadApi {
     this.maxQuerySize = positive('maxQuerySize', init.maxQuerySize ?? MAX_QUERY_SIZE)
     this.maxArgs = positive('maxArgs', init.maxArgs ?? MAX_ARGS)
     this.requestTimeout = positive('requestTimeout', init.requestTimeout ?? REQUEST_TIMEOUT)
+    this.timeouts = httpTimeouts(init)
     this.limiter = new RateLimiterMemory({ points: this.rateLimit, duration: this.rateLimitInterval / 1000 })
 
-    this.registerMetrics(components.metrics)
+    this.components = components
   }
 
   /** The bound base URL, e.g. `http://127.0.0.1:5001`; unset while stopped */
@@ -160,16 +177,28 @@ export class PreloadApiServer implements PreloadApi {
     if (this.server != null) {
       return
     }
+    this.metrics ??= this.registerMetrics(this.components.metrics)
     this.shutdown = new AbortController()
-    const server = createServer((req, res) => {
+    const { headersTimeout, bodyTimeout, keepAliveTimeout } = this.timeouts
+    const server = createServer({
+      headersTimeout,
+      requestTimeout: bodyTimeout,
+      // Node checks both timeouts only this often (every 30 s by default)
+      connectionsCheckingInterval: Math.max(10, Math.min(1_000, Math.floor(headersTimeout / 10)))
+    }, (req, res) => {
       this.handle(req, res).catch(err => {
-        this.log.error('unexpected error answering %s %s - %e', req.method, req.url, err)
+        if (req.socket.destroyed) {
+          // e.g. the body did not come within bodyTimeout: answered 408 by clientError()
+          this.log('%s %s: the connection closed - %s', req.method, req.url?.slice(0, 200), err?.message)
+        } else {
+          this.log.error('unexpected error answering %s %s - %e', req.method, req.url, err)
+        }
         res.destroy()
       })
     })
+    server.keepAliveTimeout = keepAliveTimeout
     server.on('clientError', (err, socket) => {
-      this.log.trace('bad HTTP from a client - %e', err)
-      socket.destroy()
+      this.clientError(err, socket)
     })
     const host = this.listen.hostname.replace(/^\[|\]$/g, '')
     server.listen({ host, port: Number(this.listen.port === '' ? 80 : this.listen.port) })
@@ -203,32 +232,51 @@ export class PreloadApiServer implements PreloadApi {
     this.log('stopped')
   }
 
-  private registerMetrics (metrics?: Metrics): void {
-    metrics?.registerCounter('kitsune_preload_requests_total', {
-      help: 'Refs requests answered 200',
-      calculate: () => this.counters.requests
-    })
-    metrics?.registerCounterGroup('kitsune_preload_rejected_total', {
-      label: 'status',
-      help: 'Requests answered with an error status, by status',
-      calculate: () => ({ ...this.counters.rejected })
-    })
-    metrics?.registerMetric('kitsune_preload_active_requests', {
+  /**
+   * What Node's HTTP parser and timers refuse: answered as Go's `net/http`
+   * answers it (`400`, `408`, `431`, plain text, `Connection: close`) when
+   * nothing of an answer has been written to the connection yet, then closed
+   */
+  private clientError (err: Error & { code?: string }, socket: Duplex): void {
+    const connection = socket as Socket & { _httpMessage?: ServerResponse }
+    const status = clientErrorStatus(err.code)
+    if (status != null && connection.writable && connection._httpMessage?.headersSent !== true) {
+      this.log('bad HTTP from %s answered %d - %s', connection.remoteAddress, status, err.code)
+      this.reject(status)
+      const text = `${status} ${STATUS_CODES[status]}`
+      // the socket is half-open (allowHalfOpen): close it once the answer is
+      // out, or when a client that reads nothing has not taken it in time
+      connection.setTimeout(this.timeouts.headersTimeout, () => { connection.destroy() })
+      connection.end(`HTTP/1.1 ${text}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${text.length}\r\nConnection: close\r\n\r\n${text}`, () => { connection.destroy() })
+      return
+    }
+    this.log.trace('bad HTTP from a client - %e', err)
+    connection.destroy()
+  }
+
+  /**
+   * Counters are incremented where their event happens; levels are gauges
+   * read at scrape time. A counter registered with
+   * `calculate` would have the running total added again on every scrape.
+   */
+  private registerMetrics (metrics?: Metrics): PreloadMetrics | undefined {
+    if (metrics == null) {
+      return undefined
+    }
+    metrics.registerMetric('kitsune_preload_active_requests', {
       help: 'Refs requests being served now',
       calculate: () => this.counters.active
     })
-    metrics?.registerMetric('kitsune_preload_queued_requests', {
+    metrics.registerMetric('kitsune_preload_queued_requests', {
       help: 'Refs requests waiting for one of their address\'s maxConcurrentRequestsPerAddress slots',
       calculate: () => this.queued()
     })
-    metrics?.registerCounter('kitsune_preload_refs_total', {
-      help: 'Refs lines written',
-      calculate: () => this.counters.refs
-    })
-    metrics?.registerCounter('kitsune_preload_failed_total', {
-      help: 'Refs requests that ended with an error line',
-      calculate: () => this.counters.failed
-    })
+    return {
+      requests: metrics.registerCounter('kitsune_preload_requests_total', { help: 'Refs requests answered 200' }),
+      rejected: metrics.registerCounterGroup('kitsune_preload_rejected_total', { label: 'status', help: 'Requests answered with an error status, by status' }),
+      refs: metrics.registerCounter('kitsune_preload_refs_total', { help: 'Refs lines written' }),
+      failed: metrics.registerCounter('kitsune_preload_failed_total', { help: 'Refs requests that ended with an error line' })
+    }
   }
 
   private async handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -376,21 +424,17 @@ export class PreloadApiServer implements PreloadApi {
     const timeout = AbortSignal.timeout(this.requestTimeout)
     const signal = AbortSignal.any([disconnected.signal, timeout, this.shutdown.signal])
 
-    let started = false
     let streamError: string | undefined
-    const start = (): void => {
-      if (!started) {
-        started = true
-        res.writeHead(200, {
-          'Content-Type': 'application/json',
-          'X-Chunked-Output': '1',
-          Trailer: 'X-Stream-Error',
-          'Cache-Control': 'no-cache'
-        })
-      }
-    }
+    // accepted: Kubo's headers go out now, before the first ref (a DAG
+    // nobody has may take until requestTimeout to give one)
+    res.writeHead(200, {
+      'Content-Type': 'application/json',
+      'X-Chunked-Output': '1',
+      Trailer: 'X-Stream-Error',
+      'Cache-Control': 'no-cache'
+    })
+    res.flushHeaders()
     const write = async (line: RefLine): Promise<void> => {
-      start()
       if (!res.write(goJson(line) + '\n')) {
         await once(res, 'drain', { signal })
       }
@@ -405,6 +449,7 @@ export class PreloadApiServer implements PreloadApi {
           streamError ??= line.Err
         } else {
           this.counters.refs++
+          this.metrics?.refs.increment()
         }
         await write(line)
       }
@@ -423,11 +468,7 @@ export class PreloadApiServer implements PreloadApi {
       }
       this.log('refs from %s failed - %s', request.clientAddress, message)
       this.counters.failed++
-      if (!started) {
-        // Kubo answers an error before any output with status 500
-        this.sendJson(res, 500, { Message: message, Code: ERR_NORMAL, Type: 'error' })
-        return
-      }
+      this.metrics?.failed.increment()
       streamError ??= message
       // the last line: buffered without waiting for the reader
       res.write(goJson({ Ref: '', Err: message }) + '\n')
@@ -435,11 +476,11 @@ export class PreloadApiServer implements PreloadApi {
       res.off('close', onClose)
     }
 
-    start()
     if (streamError != null) {
       res.addTrailers({ 'X-Stream-Error': headerSafe(streamError) })
     }
     this.counters.requests++
+    this.metrics?.requests.increment()
     res.end()
   }
 
@@ -548,7 +589,7 @@ export class PreloadApiServer implements PreloadApi {
 
   private sendError (req: IncomingMessage, res: ServerResponse, err: ApiError): void {
     this.log('%s %s answered %d - %s', req.method, req.url?.slice(0, 200), err.status, err.message)
-    this.reject(res, err.status)
+    this.reject(err.status)
     this.closeIfBody(req, res)
     this.sendJson(res, err.status, { Message: err.message, Code: err.code, Type: 'error' })
   }
@@ -557,7 +598,7 @@ export class PreloadApiServer implements PreloadApi {
    * Plain-text answers, as Go's `http.Error` writes them
    */
   private sendText (req: IncomingMessage, res: ServerResponse, status: number, text: string): void {
-    this.reject(res, status)
+    this.reject(status)
     this.closeIfBody(req, res)
     res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' })
     res.end(text + '\n')
@@ -572,9 +613,10 @@ export class PreloadApiServer implements PreloadApi {
     res.end(goJson(body) + '\n')
   }
 
-  private reject (res: ServerResponse, status: number): void {
+  private reject (status: number): void {
     if (status >= 400) {
       this.counters.rejected[status] = (this.counters.rejected[status] ?? 0) + 1
+      this.metrics?.rejected.increment({ [status]: 1 })
     }
   }
 
@@ -588,6 +630,44 @@ export class PreloadApiServer implements PreloadApi {
       res.setHeader('Connection', 'close')
     }
   }
+}
+
+interface HttpTimeouts {
+  headersTimeout: number
+  bodyTimeout: number
+  keepAliveTimeout: number
+}
+
+/**
+ * The HTTP server's timeouts, validated; the headers are part of the
+ * request, so `bodyTimeout` bounds `headersTimeout` too (and Node refuses a
+ * `headersTimeout` above its `requestTimeout`)
+ */
+function httpTimeouts (init: PreloadApiInit): HttpTimeouts {
+  const headersTimeout = positive('headersTimeout', init.headersTimeout ?? HEADERS_TIMEOUT)
+  const bodyTimeout = positive('bodyTimeout', init.bodyTimeout ?? BODY_TIMEOUT)
+  return {
+    headersTimeout: Math.min(headersTimeout, bodyTimeout),
+    bodyTimeout,
+    keepAliveTimeout: positive('keepAliveTimeout', init.keepAliveTimeout ?? KEEP_ALIVE_TIMEOUT)
+  }
+}
+
+/**
+ * The status Go's `net/http` answers a request it cannot read with, by the
+ * code of Node's error; none for errors of the connection itself
+ */
+function clientErrorStatus (code?: string): number | undefined {
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    return 408
+  }
+  if (code === 'HPE_HEADER_OVERFLOW') {
+    return 431
+  }
+  if (code?.startsWith('HPE_') === true) {
+    return 400
+  }
+  return undefined
 }
 
 function positive (name: string, value: number): number {

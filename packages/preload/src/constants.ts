@@ -91,6 +91,35 @@ export const MAX_DAG_BYTES = 512 * 1024 * 1024
 export const REQUEST_TIMEOUT = 300_000
 
 /**
+ * ms a client has, from connecting (on a kept-alive connection: from the
+ * first byte of the next request), to send a request line and headers; then it
+ * is answered 408 and the connection closed. Go's servers commonly allow
+ * 10 s; Node's own default of 60 s, checked every 30 s, held half a request
+ * line 81 s.
+ *
+ * @default 10000
+ */
+export const HEADERS_TIMEOUT = 10_000
+
+/**
+ * ms a client has to send a whole request, headers and body; then it is
+ * answered 408 and the connection closed. Node's own default held a POST
+ * whose body never came 300 s.
+ *
+ * @default 30000
+ */
+export const BODY_TIMEOUT = 30_000
+
+/**
+ * ms an idle kept-alive connection stays open for its next request (Node
+ * keeps it up to 1 s longer, so a client that reuses it at the advertised
+ * limit does not race the close)
+ *
+ * @default 5000
+ */
+export const KEEP_ALIVE_TIMEOUT = 5_000
+
+/**
  * Blocks fetched at once by one refs traversal, and how far ahead of the
  * output it fetches among a node's links. On loopback (2 cores, Helia to Helia) a 16 MiB
  * UnixFS file in 64 blocks of 256 KiB preloads in ~1.6 s with 1, ~0.7 s

@@ -183,6 +183,30 @@ export interface PreloadApiInit {
    */
   requestTimeout?: number
   /**
+   * ms a client has, from connecting (on a kept-alive connection: from
+   * the first byte of the next request), to send a request line and
+   * headers; then it is answered 408 and the connection closed.
+   * `bodyTimeout` bounds it too.
+   *
+   * @default 10000
+   */
+  headersTimeout?: number
+  /**
+   * ms a client has to send a whole request, headers and body; then it is
+   * answered 408 and the connection closed
+   *
+   * @default 30000
+   */
+  bodyTimeout?: number
+  /**
+   * ms an idle kept-alive connection stays open for its next request (the
+   * `Keep-Alive: timeout` the answers advertise; Node closes it up to 1 s
+   * later)
+   *
+   * @default 5000
+   */
+  keepAliveTimeout?: number
+  /**
    * Codecs whose links are followed, beyond dag-pb, dag-cbor, dag-json and raw
    *
    * @default []

@@ -13,7 +13,7 @@ import type { LinkDecoder } from './links.ts'
 import type { RefsRequest } from './refs-request.ts'
 import type { WalkResult } from './walk.ts'
 import type { CodecLoader, Helia } from '@helia/interface'
-import type { AbortOptions, Libp2p, Logger } from '@libp2p/interface'
+import type { AbortOptions, Libp2p, Logger, Metrics } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
 /**
@@ -144,6 +144,18 @@ export class HeliaPreloadBackend implements PreloadBackend {
  *
  * Apply it before `helia.start()`.
  */
+/**
+ * The metrics of a started Helia node's libp2p node, if it has one
+ */
+function libp2pMetrics (helia: Helia): Metrics | undefined {
+  try {
+    return (helia as Helia & { libp2p?: Libp2p }).libp2p?.metrics
+  } catch {
+    // withLibp2p's getter throws until the node is started
+    return undefined
+  }
+}
+
 export function withPreload <H extends Helia> (helia: H, init: WithPreloadInit = {}): HeliaWithPreload<H> {
   if (helia.status === 'started' || helia.status === 'starting') {
     throw new InvalidOptionError('withPreload must be applied before helia.start()')
@@ -154,7 +166,11 @@ export function withPreload <H extends Helia> (helia: H, init: WithPreloadInit =
 
   const server = new PreloadApiServer(new HeliaPreloadBackend(helia, init), init, {
     logger: helia.logger,
-    metrics: helia.metrics
+    // read when the server starts: a light Helia node has no metrics of its
+    // own, its libp2p node's exist once the libp2p mixin has started
+    get metrics () {
+      return helia.metrics ?? libp2pMetrics(helia)
+    }
   })
 
   const preload: PreloadApi = {

@@ -1,4 +1,6 @@
+import { once } from 'node:events'
 import { request } from 'node:http'
+import { connect } from 'node:net'
 import { defaultLogger } from '@libp2p/logger'
 import { expect } from 'aegir/chai'
 import { normaliseAddress, PreloadApiServer } from '../src/index.ts'
@@ -170,16 +172,36 @@ describe('PreloadApiServer', () => {
     expect(backend.requests).to.have.lengthOf(1)
   })
 
-  it('a backend error before any line is a 500 with Kubo\'s JSON error', async () => {
+  it('a backend error before any line is an Err line and the X-Stream-Error trailer after the 200 sent on acceptance', async () => {
     // eslint-disable-next-line require-yield
     backend.script = async function * () {
       throw new Error('block was not found locally (offline)')
     }
     const url = await start()
     const res = await httpRequest(url, REFS)
-    expect(res.status).to.equal(500)
-    expect(JSON.parse(res.body)).to.deep.equal({ Message: 'block was not found locally (offline)', Code: 0, Type: 'error' })
-    expect(server?.stats().failed).to.equal(1)
+    expect(res.status).to.equal(200)
+    expect(parseLines(res.body)).to.deep.equal({ refs: [], errors: ['block was not found locally (offline)'] })
+    expect(res.trailers['x-stream-error']).to.equal('block was not found locally (offline)')
+    expect(server?.stats()).to.deep.include({ failed: 1, requests: 1 })
+  })
+
+  it('sends the 200 and Kubo\'s headers as soon as a request is accepted, before the backend gives a line', async () => {
+    // eslint-disable-next-line require-yield
+    backend.script = async function * (_, signal) {
+      await forever(signal)
+    }
+    const url = await start({ requestTimeout: 2000 })
+    const req = request(new URL(REFS, url), { method: 'POST' })
+    req.end()
+    const [res] = await once(req, 'response') as [IncomingMessage]
+    try {
+      expect(res.statusCode).to.equal(200)
+      expect(res.headers).to.include({ 'content-type': 'application/json', 'x-chunked-output': '1', trailer: 'X-Stream-Error' })
+      expect(backend.signals).to.have.lengthOf(1)
+      expect(backend.signals[0].aborted, 'the backend is still looking').to.be.false()
+    } finally {
+      req.destroy()
+    }
   })
 
   it('a backend error after lines is an Err line and the X-Stream-Error trailer', async () => {
@@ -557,8 +579,61 @@ describe('PreloadApiServer', () => {
     await expect(httpRequest(url, REFS)).to.eventually.be.rejected()
   })
 
+  describe('HTTP timeouts and requests Node cannot read', () => {
+    it('headersTimeout: half a request line is answered 408 and closed at the limit; headers sent within it are served', async () => {
+      const url = await start({ headersTimeout: 500, bodyTimeout: 5000 })
+      const slow = await rawExchange(url, [[0, 'POST /api/v0/re']])
+      expect(slow.text).to.match(/^HTTP\/1\.1 408 /)
+      expect(slow.closedAfter).to.be.within(500 - 20, 500 + 1000)
+      const inTime = await rawExchange(url, [[0, `POST ${REFS} HTTP/1.1\r\nHost: x\r\n`], [250, 'Connection: close\r\n\r\n']])
+      expect(inTime.text).to.match(/^HTTP\/1\.1 200 /)
+      expect(server?.stats().rejected['408']).to.equal(1)
+    })
+
+    it('bodyTimeout: a body that does not come is answered 408 and closed at the limit; a body sent within it is served', async () => {
+      const url = await start({ headersTimeout: 200, bodyTimeout: 600 })
+      const head = `POST ${REFS} HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\nConnection: close\r\n\r\n`
+      const slow = await rawExchange(url, [[0, head + 'x'.repeat(5)]])
+      expect(slow.text).to.match(/^HTTP\/1\.1 408 /)
+      expect(slow.closedAfter).to.be.within(600 - 20, 600 + 1000)
+      expect(backend.requests, 'the backend never saw it').to.be.empty()
+      const inTime = await rawExchange(url, [[0, head + 'x'.repeat(5)], [300, 'x'.repeat(5)]])
+      expect(inTime.text).to.match(/^HTTP\/1\.1 200 /)
+      expect(backend.requests).to.have.lengthOf(1)
+    })
+
+    it('keepAliveTimeout: an idle kept-alive connection is closed at the limit (Node adds at most 1 s); a request within it is served', async () => {
+      const url = await start({ keepAliveTimeout: 400 })
+      const request = `POST ${REFS} HTTP/1.1\r\nHost: x\r\n\r\n`
+      const idle = await rawExchange(url, [[0, request]])
+      expect(idle.text).to.match(/^HTTP\/1\.1 200 /)
+      expect(idle.closedAfter).to.be.within(400 - 20, 400 + 1000 + 500)
+      const reused = await rawExchange(url, [[0, request], [200, request.replace('\r\n\r\n', '\r\nConnection: close\r\n\r\n')]])
+      expect(reused.text.match(/HTTP\/1\.1 200 /g)).to.have.lengthOf(2)
+    })
+
+    it('answers what Node cannot parse 400, headers over Node\'s limit 431, and closes', async () => {
+      const url = await start()
+      const cases: Array<[string, RegExp]> = [
+        ['FOO /api/v0/refs HTTP/1.1\r\nHost: x\r\n\r\n', /^HTTP\/1\.1 400 /],
+        ['\u0000\u0001\u00ff garbage\r\n\r\n', /^HTTP\/1\.1 400 /],
+        [`POST ${REFS} HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20 * 1024)}\r\n\r\n`, /^HTTP\/1\.1 431 /]
+      ]
+      for (const [sent, answer] of cases) {
+        const res = await rawExchange(url, [[0, sent]])
+        expect(res.text, JSON.stringify(sent.slice(0, 30))).to.match(answer)
+        expect(res.closedAfter, 'closed by the server').to.be.below(RAW_GIVE_UP)
+      }
+      expect(server?.stats().rejected).to.deep.equal({ 400: 2, 431: 1 })
+      expect(backend.requests).to.be.empty()
+    })
+  })
+
   it('refuses bad options', () => {
     const logger = defaultLogger()
+    expect(() => new PreloadApiServer(backend, { headersTimeout: 0 }, { logger })).to.throw().with.property('name', 'InvalidOptionError')
+    expect(() => new PreloadApiServer(backend, { bodyTimeout: -1 }, { logger })).to.throw().with.property('name', 'InvalidOptionError')
+    expect(() => new PreloadApiServer(backend, { keepAliveTimeout: 0 }, { logger })).to.throw().with.property('name', 'InvalidOptionError')
     expect(() => new PreloadApiServer(backend, { listen: 'nonsense' }, { logger })).to.throw().with.property('name', 'InvalidOptionError')
     expect(() => new PreloadApiServer(backend, { rateLimit: 0 }, { logger })).to.throw().with.property('name', 'InvalidOptionError')
     expect(() => new PreloadApiServer(backend, { trustedProxies: ['not-an-ip'] }, { logger })).to.throw().with.property('name', 'InvalidOptionError')
@@ -567,4 +642,41 @@ describe('PreloadApiServer', () => {
 
 function res400Count (server?: PreloadApiServer): number {
   return server?.stats().rejected['400'] ?? 0
+}
+
+/** How long rawExchange() waits for the server to close before it gives up */
+const RAW_GIVE_UP = 4000
+
+/**
+ * Sends raw bytes on a new TCP connection to the API, each part at its
+ * offset in ms from connecting, and reads until the server closes (or
+ * `RAW_GIVE_UP` passes: `closedAfter` is then Infinity)
+ */
+async function rawExchange (url: URL, parts: Array<[number, string]>): Promise<{ text: string, closedAfter: number }> {
+  const socket = connect({ host: url.hostname, port: Number(url.port) })
+  await once(socket, 'connect')
+  const connected = Date.now()
+  const chunks: Buffer[] = []
+  socket.on('data', (chunk: Buffer) => chunks.push(chunk))
+  socket.on('error', () => {})
+  const timers = parts.map(([at, part]) => setTimeout(() => { if (socket.writable) { socket.write(Buffer.from(part, 'latin1')) } }, at))
+  let gaveUp = false
+  const giveUp = setTimeout(() => {
+    gaveUp = true
+    socket.destroy()
+  }, RAW_GIVE_UP)
+  let closedAfter = Infinity
+  await new Promise<void>(resolve => {
+    // the server's FIN, or its reset
+    socket.on('end', () => { closedAfter = Date.now() - connected })
+    socket.on('close', () => {
+      if (closedAfter === Infinity && !gaveUp) {
+        closedAfter = Date.now() - connected
+      }
+      resolve()
+    })
+  })
+  clearTimeout(giveUp)
+  timers.forEach(clearTimeout)
+  return { text: Buffer.concat(chunks).toString('latin1'), closedAfter }
 }

@@ -207,13 +207,15 @@ describe('withPreload (a Helia node as preload node)', function () {
     expect(node.preload.stats()).to.deep.include({ failed: 1, requests: 1 })
   })
 
-  it('a root nobody has: 500 with Kubo\'s JSON error, as Kubo answers before any output', async () => {
+  it('a root nobody has: the 200 at once, then an Err line and the X-Stream-Error trailer at requestTimeout', async () => {
     const node = await preloadNode({ requestTimeout: 500 })
     const res = await httpRequest(node.preload.url!, `/api/v0/refs?r=true&arg=${missingChild}`)
-    expect(res.status).to.equal(500)
-    const body = JSON.parse(res.body)
-    expect(body).to.include({ Code: 0, Type: 'error' })
-    expect(body.Message).to.include('context deadline exceeded')
+    expect(res.status).to.equal(200)
+    const { refs, errors } = parseLines(res.body)
+    expect(refs).to.be.empty()
+    expect(errors).to.have.lengthOf(1)
+    expect(errors[0]).to.include('context deadline exceeded')
+    expect(res.trailers['x-stream-error']).to.equal(errors[0])
   })
 
   it('maxDagBlocks / maxDagBytes: the DAG\'s size passes, one less fails', async () => {

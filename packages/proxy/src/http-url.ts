@@ -9,7 +9,9 @@ import type { Multiaddr } from '@multiformats/multiaddr'
  * multiaddr (`/ip4/127.0.0.1/tcp/5001`, `/dns4/kubo.example/tcp/443/https`),
  * which is `http` unless it ends in `/https` or `/tls/http`; a trailing
  * `/p2p/<id>` is ignored. The one parser every Kitsune package uses, on top
- * of `@multiformats/multiaddr-to-uri`.
+ * of `@multiformats/multiaddr-to-uri`. Throws `InvalidHttpAddressError`,
+ * whose `cause` is the parser's error when the address is neither a URL nor
+ * a multiaddr (and absent when it parses but is not HTTP).
  *
  * @example
  *
@@ -33,7 +35,7 @@ export function httpUrl (address: string | URL | Multiaddr): URL {
       url = new URL(multiaddrToUri(ma))
     }
   } catch (err: any) {
-    throw new InvalidHttpAddressError(`Invalid HTTP address "${text}": ${err.message}`)
+    throw new InvalidHttpAddressError(`Invalid HTTP address "${text}": ${err.message}`, { cause: err })
   }
   if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '') {
     throw new InvalidHttpAddressError(`"${text}" is not an HTTP address: it needs a host and a TCP port (e.g. /ip4/127.0.0.1/tcp/5001 or http://127.0.0.1:5001)`)

@@ -4,9 +4,8 @@
  * value; the schema turns it into a usage error naming the flag or key.
  */
 
-import { apiUrl } from '@kitsune/proxy'
+import { apiUrl, httpUrl } from '@kitsune/proxy'
 import { multiaddr } from '@multiformats/multiaddr'
-import { multiaddrToUri } from '@multiformats/multiaddr-to-uri'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 /**
@@ -71,19 +70,33 @@ export function checkApiAddress (address: string): string {
 
 /**
  * Where an HTTP server listens (`--metrics-listen`, `--preload-listen`,
- * `--api-listen`): a TCP multiaddr, optionally ending in `/http`, or an
- * `http://host:port` URL
+ * `--api-listen`), parsed by `@kitsune/proxy`'s `httpUrl()`: a TCP multiaddr,
+ * optionally ending in `/http`, or an `http://host:port` URL. On top of it,
+ * what a listen address needs: plain `http`, an explicit port, no path.
+ */
+export function listenUrl (address: string, where?: string): URL {
+  const prefix = where == null ? '' : `${where} `
+  let url: URL | undefined
+  try {
+    url = httpUrl(address)
+  } catch (err: any) {
+    // a `cause` means neither a URL nor a multiaddr; without one it parsed
+    // but is not HTTP, which the check below reports
+    if (err.cause != null) {
+      throw new Error(`${prefix}"${address}" is not a multiaddr or URL (${oneLine(err.cause.message)})`)
+    }
+  }
+  if (url?.protocol !== 'http:' || url.port === '' || (url.pathname !== '/' && url.pathname !== '')) {
+    throw new Error(`${prefix}"${address}" must be a TCP address such as /ip4/127.0.0.1/tcp/<port> or http://127.0.0.1:<port>`)
+  }
+  return url
+}
+
+/**
+ * Where an HTTP server listens, as the host and port to bind
  */
 export function parseMetricsListen (address: string, where?: string): MetricsAddress {
-  let url: URL
-  try {
-    url = new URL(address.startsWith('/') ? multiaddrToUri(address) : address)
-  } catch (err: any) {
-    throw new Error(`${where == null ? '' : `${where} `}"${address}" is not a multiaddr or URL (${oneLine(err.message)})`)
-  }
-  if (url.protocol !== 'http:' || url.port === '' || (url.pathname !== '/' && url.pathname !== '')) {
-    throw new Error(`${where == null ? '' : `${where} `}"${address}" must be a TCP address such as /ip4/127.0.0.1/tcp/<port> or http://127.0.0.1:<port>`)
-  }
+  const url = listenUrl(address, where)
   return { host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port) }
 }
 
@@ -91,7 +104,7 @@ export function parseMetricsListen (address: string, where?: string): MetricsAdd
  * Checks where an HTTP server listens, keeping the address as given
  */
 export function checkHttpListen (address: string): string {
-  parseMetricsListen(address)
+  listenUrl(address)
   return address
 }
 
@@ -100,6 +113,5 @@ export function checkHttpListen (address: string): string {
  * endpoint is given
  */
 export function httpListenUrl (address: string): string {
-  const { host, port } = parseMetricsListen(address)
-  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`
+  return listenUrl(address).origin
 }

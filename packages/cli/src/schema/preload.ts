@@ -38,7 +38,10 @@ export const preloadLimits = {
   maxArgs: integer({ help: 'CIDs (arg) one request may name (400 beyond)', default: 16 }),
   maxDagBlocks: integer({ help: 'blocks one request may reach; beyond it the response ends with an error line', default: 100_000 }),
   maxDagBytes: integer({ help: 'block bytes one request may fetch; beyond it the response ends with an error line', default: 512 * 1024 * 1024 }),
-  requestTimeout: ms({ help: 'ms one request may take in all', default: 300_000 })
+  requestTimeout: ms({ help: 'ms one request may take in all', default: 300_000 }),
+  headersTimeout: ms({ help: 'ms a client has to send the request line and headers (408 beyond); bodyTimeout bounds it too', default: 10_000 }),
+  bodyTimeout: ms({ help: 'ms a client has to send a whole request, headers and body (408 beyond)', default: 30_000 }),
+  keepAliveTimeout: ms({ help: 'ms an idle kept-alive connection waits for its next request', default: 5_000 })
 }
 
 /**
