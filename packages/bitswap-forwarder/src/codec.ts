@@ -3,7 +3,7 @@ import { CID } from 'multiformats/cid'
 import * as varint from 'uint8-varint'
 import { BITSWAP_100, BITSWAP_110, BITSWAP_120, BITSWAP_LEGACY } from './constants.ts'
 import { InvalidMessageError, UnsupportedCidError, WantlistTooLargeError } from './errors.ts'
-import { BitswapMessage, BlockPresenceType, WantType } from './pb/message.ts'
+import { BitswapMessage, BlockPresenceType } from './pb/message.ts'
 import type { Block, BlockPresence, WantlistEntry } from './pb/message.ts'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
@@ -95,6 +95,12 @@ export interface DecodedMessage {
   wants: Want[]
   blocks: ReceivedBlock[]
   presences: Presence[]
+  /**
+   * Entries (wants, blocks, presences) skipped because they cannot be used:
+   * an unknown want type, bytes that are not a CID, a block prefix that does
+   * not parse, a hash function the forwarder cannot verify
+   */
+  invalidEntries: number
 }
 
 export interface DecodeOptions {
@@ -102,12 +108,6 @@ export interface DecodeOptions {
   maxEntries: number
   /** Whether blocks hashed with this multihash code can be verified */
   canVerify(code: number): boolean
-  /**
-   * Skip entries, presences and blocks with CIDs that cannot be used instead
-   * of rejecting the message (for downstreams, whose wants are dropped
-   * anyway and who may well fetch content the forwarder cannot verify)
-   */
-  skipUnsupported?: boolean
 }
 
 export const DAG_PB = 0x70
@@ -171,7 +171,10 @@ export function samePrefix (a: BlockPrefix, cid: CID): boolean {
 /**
  * Decodes one Bitswap message (without its length prefix). Throws
  * `InvalidMessageError` for bytes that are not a Bitswap message and
- * `UnsupportedCidError` for CIDs that cannot be used.
+ * `WantlistTooLargeError` for too many entries; an entry that cannot be used
+ * (a CID that does not decode or cannot be verified, an unknown want type,
+ * a bad block prefix) is skipped and counted in `invalidEntries`, so the
+ * valid entries beside it are still served.
  */
 export function decodeMessage (bytes: Uint8Array | Uint8ArrayList, options: DecodeOptions): DecodedMessage {
   let message: BitswapMessage
@@ -190,19 +193,23 @@ export function decodeMessage (bytes: Uint8Array | Uint8ArrayList, options: Deco
     throw new InvalidMessageError(`Invalid Bitswap message: ${err.message}`)
   }
 
+  let invalidEntries = 0
   const usable = (bytes: Uint8Array): CID | undefined => {
     try {
       return checkCid(bytes, options)
-    } catch (err) {
-      if (options.skipUnsupported === true) {
-        return undefined
-      }
-      throw err
+    } catch {
+      invalidEntries++
+      return undefined
     }
   }
 
   const wants: Want[] = []
   for (const entry of message.wantlist?.entries ?? []) {
+    const wantType = wantKindOf(entry.wantType)
+    if (wantType == null) {
+      invalidEntries++
+      continue
+    }
     const cid = usable(entry.cid)
     if (cid == null) {
       continue
@@ -212,7 +219,7 @@ export function decodeMessage (bytes: Uint8Array | Uint8ArrayList, options: Deco
       key: keyOf(cid),
       priority: entry.priority,
       cancel: entry.cancel === true,
-      wantType: entry.wantType === WantType.WantHave ? 'have' : 'block',
+      wantType,
       sendDontHave: entry.sendDontHave === true
     })
   }
@@ -225,17 +232,13 @@ export function decodeMessage (bytes: Uint8Array | Uint8ArrayList, options: Deco
     let prefix: BlockPrefix
     try {
       prefix = parsePrefix(block.prefix)
-    } catch (err) {
-      if (options.skipUnsupported === true) {
-        continue
-      }
-      throw err
+    } catch {
+      invalidEntries++
+      continue
     }
     if (!options.canVerify(prefix.hashCode)) {
-      if (options.skipUnsupported === true) {
-        continue
-      }
-      throw new UnsupportedCidError(`Block uses hash function 0x${prefix.hashCode.toString(16)}, which the forwarder cannot verify`)
+      invalidEntries++
+      continue
     }
     blocks.push({ prefix, data: block.data })
   }
@@ -258,7 +261,8 @@ export function decodeMessage (bytes: Uint8Array | Uint8ArrayList, options: Deco
     hasWantlist: message.wantlist != null,
     wants,
     blocks,
-    presences
+    presences,
+    invalidEntries
   }
 }
 
@@ -335,8 +339,20 @@ export function presenceSize (presence: OutgoingPresence): number {
  */
 export const MESSAGE_OVERHEAD = 16
 
-function wantTypeOf (kind: WantKind): WantType {
-  return kind === 'have' ? WantType.WantHave : WantType.WantBlock
+/** The wire value of a want type (`WantType` of message.proto) */
+const WANT_BLOCK = 0
+const WANT_HAVE = 1
+
+function wantTypeOf (kind: WantKind): number {
+  return kind === 'have' ? WANT_HAVE : WANT_BLOCK
+}
+
+/** Absent means want-block; `undefined` for a value no version defines */
+function wantKindOf (value: number | undefined): WantKind | undefined {
+  if (value == null || value === WANT_BLOCK) {
+    return 'block'
+  }
+  return value === WANT_HAVE ? 'have' : undefined
 }
 
 /**

@@ -156,6 +156,18 @@ export const DOWNSTREAM_TIMEOUT = 5_000
 export const DONT_HAVE_TTL = 5_000
 
 /**
+ * A want that no downstream can be asked (none is up, or the last one asked
+ * went away) is answered DONT_HAVE, if its sender asked for that, after this
+ * many ms: long enough for a downstream that is reconnecting to take it,
+ * short enough that the client fails fast or asks elsewhere instead of
+ * waiting out its own timeout. The want is kept, and asked again when a
+ * downstream comes up.
+ *
+ * @default 1000
+ */
+export const NO_DOWNSTREAM_TIMEOUT = 1_000
+
+/**
  * An outbound stream with nothing to write for this many ms is closed (stock
  * Helia resets inbound Bitswap streams idle for 10 s)
  *

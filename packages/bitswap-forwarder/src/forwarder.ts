@@ -115,6 +115,7 @@ export class BitswapForwarder implements BitswapForwarderInterface, Startable {
       ...routerCommon,
       name: 'forward',
       fanout: this.options.fanout,
+      noProviderTimeout: this.options.noDownstreamTimeout,
       select: (_key, cid, wanter) => (this.placement?.place(cid, { upstream: wanter.peer }) ?? this.pool.healthy()).map(d => d.peerId),
       isAvailable: (peer) => this.pool.healthy().some(d => d.peerId.equals(peer)),
       onBlockLatency: (peer, seconds) => {
@@ -129,6 +130,7 @@ export class BitswapForwarder implements BitswapForwarderInterface, Startable {
       ...routerCommon,
       name: 'reverse',
       fanout: Infinity,
+      noProviderTimeout: 0,
       select: (_key, cid, wanter) => this.preloadWindows.upstreamsFor(wanter.peer, cid),
       isAvailable: (peer) => this.isConnected(peer)
     })

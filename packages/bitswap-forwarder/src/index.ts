@@ -184,6 +184,16 @@ export interface BitswapForwarderInit {
    */
   dontHaveTtl?: number
   /**
+   * ms after which a want that no downstream can be asked (none is up, or
+   * the last one asked went away) is answered DONT_HAVE if its sender asked
+   * for that; the want is kept and asked again when a downstream comes up.
+   * Long enough for a reconnecting downstream, short enough that clients
+   * fail fast instead of waiting out their own timeouts. 0 answers at once.
+   *
+   * @default 1000
+   */
+  noDownstreamTimeout?: number
+  /**
    * ms after which an idle outbound stream is closed
    *
    * @default 5000
@@ -317,7 +327,14 @@ export interface BitswapForwarderStats {
   /** Wants that failed over to another downstream */
   failovers: number
   timeouts: number
+  /** Messages that could not be decoded (their stream was reset) */
   malformedMessages: number
+  /**
+   * Entries of an upstream peer's messages skipped as unusable (an unknown
+   * want type, a CID that does not decode or whose hash cannot be verified,
+   * a bad block prefix); the rest of the message is served
+   */
+  invalidEntries: number
   refusedStreams: number
   cutOffs: number
   /** Per downstream peer id */

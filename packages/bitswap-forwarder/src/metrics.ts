@@ -33,6 +33,7 @@ export function createCounters (): Counters {
     probes: 0,
     refusedWants: 0,
     malformedMessages: 0,
+    invalidEntries: 0,
     refusedStreams: 0,
     cutOffs: 0
   }
@@ -139,6 +140,7 @@ export function registerMetrics (metrics: Metrics | undefined, sources: MetricSo
     windowBlocksRefused: 'window_budget',
     refusedWants: 'tracked_wants',
     malformedMessages: 'malformed',
+    invalidEntries: 'invalid_entry',
     refusedStreams: 'stream',
     cutOffs: 'cut_off'
   })

@@ -200,9 +200,14 @@ export class Network {
         // unless a preload window covers it): only its size is bounded
         const message = decodeMessage(bytes, {
           maxEntries: downstream ? Infinity : this.options.maxWantlistEntriesPerPeer,
-          canVerify: this.init.canVerify,
-          skipUnsupported: downstream
+          canVerify: this.init.canVerify
         })
+        // a downstream may well fetch content the forwarder cannot verify:
+        // only an upstream peer's unusable entries are counted
+        if (!downstream && message.invalidEntries > 0) {
+          this.init.counters.invalidEntries += message.invalidEntries
+          this.init.log('skipped %d invalid entries from %p', message.invalidEntries, peer)
+        }
         const pending = this.init.receive(peer, downstream, message)
         if (pending != null) {
           await pending

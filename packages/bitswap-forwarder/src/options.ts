@@ -21,6 +21,7 @@ export interface Options {
   maxWantsPerDownstream: number
   downstreamTimeout: number
   dontHaveTtl: number
+  noDownstreamTimeout: number
   outboundIdleTimeout: number
   openStreamTimeout: number
   sendTimeout: number
@@ -35,6 +36,14 @@ export function positive (name: string, value: number | undefined, fallback: num
   const result = value ?? fallback
   if (typeof result !== 'number' || Number.isNaN(result) || result <= 0) {
     throw new InvalidOptionError(`${name} must be a positive number, got ${result}`)
+  }
+  return result
+}
+
+export function nonNegative (name: string, value: number | undefined, fallback: number): number {
+  const result = value ?? fallback
+  if (typeof result !== 'number' || Number.isNaN(result) || result < 0) {
+    throw new InvalidOptionError(`${name} must be a number of 0 or more, got ${result}`)
   }
   return result
 }
@@ -56,6 +65,7 @@ export function validate (init: BitswapForwarderInit): Options {
     maxWantsPerDownstream: positive('maxWantsPerDownstream', init.maxWantsPerDownstream, C.MAX_WANTS_PER_DOWNSTREAM),
     downstreamTimeout: positive('downstreamTimeout', init.downstreamTimeout, C.DOWNSTREAM_TIMEOUT),
     dontHaveTtl: init.dontHaveTtl ?? C.DONT_HAVE_TTL,
+    noDownstreamTimeout: nonNegative('noDownstreamTimeout', init.noDownstreamTimeout, C.NO_DOWNSTREAM_TIMEOUT),
     outboundIdleTimeout: positive('outboundIdleTimeout', init.outboundIdleTimeout, C.OUTBOUND_IDLE_TIMEOUT),
     openStreamTimeout: positive('openStreamTimeout', init.openStreamTimeout, C.OPEN_STREAM_TIMEOUT),
     sendTimeout: positive('sendTimeout', init.sendTimeout, C.SEND_TIMEOUT),

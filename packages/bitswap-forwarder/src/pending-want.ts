@@ -69,6 +69,13 @@ export interface PendingWant {
   round: number
   /** When every provider had failed it (DONT_HAVE for all) */
   parkedAt?: number
+  /**
+   * Since when no provider could be asked (none available, or the ones
+   * asked went away); its wanters are told DONT_HAVE when `noProviderTimer`
+   * fires
+   */
+  unreachableSince?: number
+  noProviderTimer?: ReturnType<typeof setTimeout>
 }
 
 const LIVE: ReadonlySet<AskState> = new Set(['queued', 'sent', 'have'])

@@ -19,6 +19,12 @@ export interface WantRouterInit {
   maxAsksPerProvider: number
   /** ms during which a CID every provider lacked is answered DONT_HAVE at once */
   dontHaveTtl: number
+  /**
+   * ms after which a CID that no provider can be asked (none available, or
+   * those asked went away) is given up as if every provider lacked it; 0 at
+   * once
+   */
+  noProviderTimeout: number
   /** How many finished CIDs to remember to tell late duplicates from corrupt blocks */
   recentKeys: number
   log: Logger
@@ -283,7 +289,7 @@ export class WantRouter {
    */
   providersChanged (): void {
     for (const pending of [...this.pending.values()]) {
-      if (pending.parkedAt != null) {
+      if (pending.parkedAt != null || pending.noProviderTimer != null) {
         this.retry(pending)
       }
     }
@@ -292,6 +298,9 @@ export class WantRouter {
   stop (): void {
     clearInterval(this.sweepTimer)
     this.sweepTimer = undefined
+    for (const pending of this.pending.values()) {
+      this.reachable(pending)
+    }
     this.pending.clear()
     this.providers.clear()
     this.recent.clear()
@@ -355,6 +364,7 @@ export class WantRouter {
     }
     ask.state = 'queued'
     ask.round = pending.round
+    this.reachable(pending)
     pending.asks.set(provider.key, ask)
     provider.asks.set(pending.key, ask)
     this.stats.asks++
@@ -414,6 +424,53 @@ export class WantRouter {
     if (pending.parkedAt != null) {
       return
     }
+    // no provider was asked this round: none can be reached now, which is
+    // not the same as every provider lacking the block. Give one the time to
+    // come up before the wanters are told DONT_HAVE.
+    if (this.init.noProviderTimeout > 0 && !this.askedThisRound(pending)) {
+      pending.unreachableSince ??= Date.now()
+      if (pending.noProviderTimer == null) {
+        const wait = Math.max(0, pending.unreachableSince + this.init.noProviderTimeout - Date.now())
+        pending.noProviderTimer = setTimeout(() => {
+          pending.noProviderTimer = undefined
+          if (this.pending.get(pending.key) === pending && liveAsks(pending) === 0) {
+            this.init.log('%s: no provider for %c for %d ms', this.init.name, pending.cid, this.init.noProviderTimeout)
+            this.reachable(pending)
+            this.parkNow(pending)
+          }
+        }, wait)
+        pending.noProviderTimer.unref?.()
+      }
+      return
+    }
+    this.reachable(pending)
+    this.parkNow(pending)
+  }
+
+  /**
+   * Whether a provider was asked for the CID in its current round (and has
+   * not gone away since)
+   */
+  private askedThisRound (pending: PendingWant): boolean {
+    for (const ask of pending.asks.values()) {
+      if (ask.round === pending.round) {
+        return true
+      }
+    }
+    return false
+  }
+
+  /**
+   * A provider can be asked (or the CID is done): no DONT_HAVE is owed for
+   * want of providers
+   */
+  private reachable (pending: PendingWant): void {
+    clearTimeout(pending.noProviderTimer)
+    pending.noProviderTimer = undefined
+    pending.unreachableSince = undefined
+  }
+
+  private parkNow (pending: PendingWant): void {
     pending.parkedAt = Date.now()
     this.stats.exhausted++
     for (const { ledger, entry } of pending.wanters.values()) {
@@ -431,6 +488,7 @@ export class WantRouter {
     }
     this.pending.delete(pending.key)
     this.stats.pending = this.pending.size
+    this.reachable(pending)
 
     for (const ask of pending.asks.values()) {
       ask.state = 'dont-have'

@@ -7,7 +7,7 @@ import { Uint8ArrayList } from 'uint8arraylist'
 import { equals } from 'uint8arrays/equals'
 import { decodeMessage, encodeMessage, encodePrefix, keyOf, parsePrefix, versionOf } from '../src/codec.ts'
 import { encodeFrame, frame, readFrames, splitFrames } from '../src/framing.ts'
-import { BitswapMessage, BlockPresenceType, WantType } from '../src/pb/message.ts'
+import { BitswapMessage, BlockPresenceType } from '../src/pb/message.ts'
 import { BlockVerifier } from '../src/verifier.ts'
 import type { OutgoingMessage } from '../src/codec.ts'
 
@@ -120,7 +120,7 @@ describe('codec', () => {
     const a = await rawBlock('x')
     // built field by field with the generated codec, as another implementation would
     const bytes = BitswapMessage.encode({
-      wantlist: { entries: [{ cid: a.cid.bytes, priority: 1, wantType: WantType.WantHave, sendDontHave: true }], full: true },
+      wantlist: { entries: [{ cid: a.cid.bytes, priority: 1, wantType: 1, sendDontHave: true }], full: true },
       blocks: [{ prefix: encodePrefix(a.cid) as Uint8Array<ArrayBuffer>, data: a.data as Uint8Array<ArrayBuffer> }],
       blockPresences: [{ cid: a.cid.bytes, type: BlockPresenceType.DoNotHaveBlock }]
     })
@@ -152,13 +152,26 @@ describe('codec', () => {
     expect(decodeMessage(bytes, { ...options, maxEntries: 4 }).wants).to.have.lengthOf(4)
   })
 
-  it('rejects CIDs it cannot decode or verify', async () => {
+  it('skips and counts entries it cannot use, keeping the valid ones beside them', async () => {
+    const a = await rawBlock('a')
     const unknownHash = CID.createV1(raw.code, { code: 0x1e, size: 32, digest: new Uint8Array(32), bytes: Uint8Array.from([0x1e, 32, ...new Uint8Array(32)]) })
-    const bad = BitswapMessage.encode({ wantlist: { entries: [{ cid: unknownHash.bytes, priority: 1 }] } })
-    expect(() => decodeMessage(bad, options)).to.throw().with.property('name', 'UnsupportedCidError')
-    const garbage = BitswapMessage.encode({ wantlist: { entries: [{ cid: Uint8Array.from([0x01, 0x55, 0x99]), priority: 1 }] } })
-    expect(() => decodeMessage(garbage, options)).to.throw().with.property('name', 'UnsupportedCidError')
-    expect(decodeMessage(bad, { ...options, skipUnsupported: true }).wants, 'skipped when lenient').to.have.lengthOf(0)
+    const bytes = BitswapMessage.encode({
+      wantlist: {
+        entries: [
+          { cid: a.cid.bytes, priority: 1, wantType: 1 },
+          { cid: unknownHash.bytes, priority: 1 },
+          { cid: Uint8Array.from([0x01, 0x55, 0x99]), priority: 1 },
+          { cid: a.cid.bytes, priority: 1, wantType: 7 }
+        ]
+      },
+      blocks: [{ prefix: Uint8Array.from([7, 0x55, 0x12, 32]), data: Uint8Array.from([1, 2, 3]) }],
+      blockPresences: [{ cid: unknownHash.bytes, type: BlockPresenceType.HaveBlock }]
+    })
+    const decoded = decodeMessage(bytes, options)
+    expect(decoded.wants.map(w => [w.cid.toString(), w.wantType])).to.deep.equal([[a.cid.toString(), 'have']])
+    expect(decoded.blocks).to.have.lengthOf(0)
+    expect(decoded.presences).to.have.lengthOf(0)
+    expect(decoded.invalidEntries).to.equal(5)
   })
 
   describe('framing', () => {

@@ -16,6 +16,19 @@ import type { TestHelia } from '@kitsune/test-support'
 
 const MiB = 1024 * 1024
 
+function field (tag: number, bytes: Uint8Array): Uint8Array {
+  return Uint8Array.from([tag, ...varint.encode(bytes.byteLength), ...bytes])
+}
+
+/**
+ * A Bitswap message with these wantlist entries, written field by field (the
+ * generated codec cannot write a want type that does not exist)
+ */
+function wantlistMessage (entries: Array<{ cid: Uint8Array, wantType: number }>): Uint8Array {
+  const wantlist = entries.flatMap(({ cid, wantType }) => [...field(0x0a, Uint8Array.from([...field(0x0a, cid), 0x10, 1, 0x20, wantType, 0x28, 1]))])
+  return field(0x0a, Uint8Array.from(wantlist))
+}
+
 describe('malformed input: the stream is reset, everyone else is still served', function () {
   this.timeout(30_000)
 
@@ -52,19 +65,29 @@ describe('malformed input: the stream is reset, everyone else is still served', 
     expect(proxyNode.services.bitswapForwarder.stats().malformedMessages).to.equal(1)
   }
 
+  /**
+   * Sends `bytes`, a message with `invalid` unusable entries, on a stream
+   * left open, then a valid want on the same stream as the marker: the
+   * marker's block arrives, the stream is still open, the entries are
+   * counted and nothing is malformed
+   */
+  async function skipped (bytes: Uint8Array, invalid: number): Promise<void> {
+    const stream = await attacker.sendBytes(proxyNode.peerId, bytes, { close: false })
+    stream.send(frame(encodeMessage({ wants: [want(file.cid)], blocks: [], presences: [] }, '1.2.0')).subarray())
+    await attacker.waitForBlocks([file.cid])
+    expect(stream.status).to.equal('open')
+    const stats = proxyNode.services.bitswapForwarder.stats()
+    expect(stats.invalidEntries).to.equal(invalid)
+    expect(stats.malformedMessages).to.equal(0)
+    await stream.close()
+  }
+
   it('a bad varint length prefix', async () => {
     await attack(new Uint8Array(8).fill(0xff))
   })
 
   it('bytes that are not a protobuf Bitswap message', async () => {
     await attack(frame(Uint8Array.from([0x0a, 0xff, 0xff, 0xff, 0x0f, 0x01])).subarray())
-  })
-
-  it('a protobuf with a want type that does not exist', async () => {
-    const block = await makeBlock(1)
-    const entry = Uint8Array.from([0x0a, block.cid.bytes.byteLength, ...block.cid.bytes, 0x20, 0x07])
-    const wantlist = Uint8Array.from([0x0a, entry.byteLength, ...entry])
-    await attack(frame(Uint8Array.from([0x0a, wantlist.byteLength, ...wantlist])).subarray())
   })
 
   it('an oversized message (announced by its length prefix)', async () => {
@@ -77,18 +100,60 @@ describe('malformed input: the stream is reset, everyone else is still served', 
     expect(proxyNode.services.bitswapForwarder.stats().cutOffs).to.equal(1)
   })
 
-  it('a CID whose hash function the forwarder cannot verify', async () => {
-    // 0x1e is blake3: no hasher configured, so its blocks could not be checked
-    const cid = CID.createV1(raw.code, createDigest(0x1e, new Uint8Array(32)))
-    await attack(frame(BitswapMessage.encode({ wantlist: { entries: [{ cid: cid.bytes, priority: 1 }] } })).subarray())
-  })
+  // these used to reset the stream (issue 10, #5): an unusable entry is now
+  // skipped and counted, and the message's other entries are served
+  describe('an unusable entry is skipped and counted, the stream stays open', () => {
+    it('a message with a valid want, a want of an unknown want type and a want of an unverifiable hash: the valid want is answered', async () => {
+      // 0x1e is blake3: no hasher configured, so its blocks could not be checked
+      const unverifiable = CID.createV1(raw.code, createDigest(0x1e, new Uint8Array(32)))
+      const other = await makeBlock(1)
+      const bytes = wantlistMessage([
+        { cid: other.cid.bytes, wantType: 7 },
+        { cid: file.cid.bytes, wantType: 0 },
+        { cid: unverifiable.bytes, wantType: 0 }
+      ])
+      const stream = await attacker.sendBytes(proxyNode.peerId, frame(bytes).subarray(), { close: false })
+      await attacker.waitForBlocks([file.cid])
+      const stats = proxyNode.services.bitswapForwarder.stats()
+      expect(stats.wantsReceived).to.equal(1)
+      expect(stats.wantsForwarded).to.equal(1)
+      expect(stats.invalidEntries).to.equal(2)
+      expect(stats.malformedMessages).to.equal(0)
+      expect(attacker.presences(other.cid), 'the skipped want is not answered').to.deep.equal([])
+      expect(stream.status).to.equal('open')
+      // the stream still carries messages
+      const second = await makeBlock(2)
+      await downstream.blockstore.put(second.cid, second.data)
+      stream.send(frame(encodeMessage({ wants: [want(second.cid)], blocks: [], presences: [] }, '1.2.0')).subarray())
+      await attacker.waitForBlocks([second.cid])
+      expect(stream.status).to.equal('open')
+      await stream.close()
+    })
 
-  it('bytes that are not a CID at all', async () => {
-    await attack(frame(BitswapMessage.encode({ wantlist: { entries: [{ cid: Uint8Array.from([0x01, 0x55, 0x12, 0x40, 1, 2, 3]), priority: 1 }] } })).subarray())
-  })
+    it('a want type that does not exist', async () => {
+      const block = await makeBlock(1)
+      const entry = Uint8Array.from([0x0a, block.cid.bytes.byteLength, ...block.cid.bytes, 0x20, 0x07])
+      const wantlist = Uint8Array.from([0x0a, entry.byteLength, ...entry])
+      await skipped(frame(Uint8Array.from([0x0a, wantlist.byteLength, ...wantlist])).subarray(), 1)
+    })
 
-  it('a block with an invalid prefix', async () => {
-    await attack(frame(BitswapMessage.encode({ blocks: [{ prefix: Uint8Array.from([7, 0x55, 0x12, 32]), data: Uint8Array.from([1, 2, 3]) }] })).subarray())
+    it('a CID whose hash function the forwarder cannot verify', async () => {
+      const cid = CID.createV1(raw.code, createDigest(0x1e, new Uint8Array(32)))
+      await skipped(frame(BitswapMessage.encode({ wantlist: { entries: [{ cid: cid.bytes, priority: 1 }] } })).subarray(), 1)
+    })
+
+    it('bytes that are not a CID at all', async () => {
+      await skipped(frame(BitswapMessage.encode({ wantlist: { entries: [{ cid: Uint8Array.from([0x01, 0x55, 0x12, 0x40, 1, 2, 3]), priority: 1 }] } })).subarray(), 1)
+    })
+
+    it('a block with an invalid prefix', async () => {
+      await skipped(frame(BitswapMessage.encode({ blocks: [{ prefix: Uint8Array.from([7, 0x55, 0x12, 32]), data: Uint8Array.from([1, 2, 3]) }] })).subarray(), 1)
+    })
+
+    it('several unusable entries in one message are each counted', async () => {
+      const cid = CID.createV1(raw.code, createDigest(0x1e, new Uint8Array(32)))
+      await skipped(frame(BitswapMessage.encode({ wantlist: { entries: [{ cid: cid.bytes, priority: 1 }, { cid: cid.bytes, priority: 2 }] } })).subarray(), 2)
+    })
   })
 
   it('a content codec the forwarder has never heard of is not malformed: the block is forwarded as is', async () => {

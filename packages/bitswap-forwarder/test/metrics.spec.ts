@@ -1,9 +1,15 @@
 import { patternBytes, waitFor } from '@kitsune/test-support'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { expect } from 'aegir/chai'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { create as createDigest } from 'multiformats/hashes/digest'
 import { Registry } from 'prom-client'
 import { equals } from 'uint8arrays/equals'
-import { addFile, blockCids, cat, connectClient, startHelias, startProxy, stopAll } from './fixtures.ts'
+import { frame } from '../src/framing.ts'
+import { BitswapMessage } from '../src/pb/message.ts'
+import { addFile, addressOf, blockCids, cat, connectClient, startHelias, startProxy, stopAll } from './fixtures.ts'
+import { RawBitswapPeer } from './raw-peer.ts'
 import type { ProxyNode } from './fixtures.ts'
 import type { TestHelia } from '@kitsune/test-support'
 
@@ -25,7 +31,7 @@ function kitsuneSamples (text: string): string[] {
 describe('metrics', function () {
   this.timeout(30_000)
 
-  let nodes: Array<TestHelia | ProxyNode> = []
+  let nodes: Array<TestHelia | ProxyNode | RawBitswapPeer> = []
 
   afterEach(async () => {
     await stopAll(nodes)
@@ -79,5 +85,32 @@ describe('metrics', function () {
 
     const latencies = sample(scrapes[0], 'kitsune_bitswap_downstream_block_latency_seconds_count', `downstream="${downstream.libp2p.peerId.toString()}"`)
     expect(latencies, 'one latency per block').to.equal(blocks)
+  })
+
+  it('counts entries skipped as unusable as kitsune_bitswap_refused_total{reason="invalid_entry"}, once each', async () => {
+    const [downstream] = await startHelias(1)
+    nodes.push(downstream)
+    const cid = await addFile(downstream, patternBytes(1000, 6))
+    const registry = new Registry()
+    const proxyNode = await startProxy([downstream.libp2p], { config: { metrics: prometheusMetrics({ registry, collectDefaultMetrics: false }) } })
+    nodes.push(proxyNode)
+    const client = await RawBitswapPeer.create()
+    nodes.push(client)
+    await client.dial(addressOf(proxyNode))
+
+    // 0x1e is blake3: no hasher configured; want type 0 is want-block
+    const unverifiable = CID.createV1(raw.code, createDigest(0x1e, new Uint8Array(32)))
+    await client.sendBytes(proxyNode.peerId, frame(BitswapMessage.encode({
+      wantlist: { entries: [{ cid: unverifiable.bytes, priority: 1 }, { cid: cid.bytes, priority: 1, wantType: 0 }, { cid: Uint8Array.from([1, 2, 3]), priority: 1 }] }
+    })).subarray())
+    await client.waitForBlocks([cid])
+
+    for (let i = 0; i < 2; i++) {
+      const text = await registry.metrics()
+      expect(sample(text, 'kitsune_bitswap_refused_total', 'reason="invalid_entry"'), `scrape ${i}: invalid entries`).to.equal(2)
+      expect(sample(text, 'kitsune_bitswap_refused_total', 'reason="malformed"') ?? 0, `scrape ${i}: malformed`).to.equal(0)
+      expect(sample(text, 'kitsune_bitswap_wants_total', 'direction="in"'), `scrape ${i}: wants in`).to.equal(1)
+    }
+    expect(proxyNode.services.bitswapForwarder.stats().invalidEntries).to.equal(2)
   })
 })

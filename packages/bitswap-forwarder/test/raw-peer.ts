@@ -20,6 +20,8 @@ export interface Received {
   message: DecodedMessage
   /** The inbound stream it came on */
   stream: Stream
+  /** `performance.now()` when it was read (monotonic: the wall clock may step) */
+  at: number
 }
 
 export async function makeBlock (seed: number, size = 1024): Promise<{ cid: CID, data: Uint8Array }> {
@@ -90,7 +92,7 @@ export class RawBitswapPeer {
       for await (const bytes of readFrames(stream, 64 * 1024 * 1024)) {
         this.messageSizes.push(bytes.byteLength)
         const message = decodeMessage(bytes, { maxEntries: 100_000, canVerify: () => true })
-        this.received.push({ from: from.toString(), protocol: stream.protocol, message, stream })
+        this.received.push({ from: from.toString(), protocol: stream.protocol, message, stream, at: performance.now() })
         if (this.serve) {
           await this.answer(from, message)
         }
@@ -181,6 +183,15 @@ export class RawBitswapPeer {
 
   presences (cid: CID): string[] {
     return this.all().flatMap(m => m.presences).filter(p => p.key === keyOf(cid)).map(p => p.type)
+  }
+
+  /**
+   * When the first presence of `type` for `cid` was read
+   */
+  async presenceAt (cid: CID, type: string, timeout = 10_000): Promise<number> {
+    const find = (): Received | undefined => this.received.find(r => r.message.presences.some(p => p.key === keyOf(cid) && p.type === type))
+    await waitFor(() => find() != null, timeout, `${type} for ${cid}`)
+    return find()?.at ?? 0
   }
 
   wantsFor (cid: CID): Array<DecodedMessage['wants'][number]> {

@@ -381,6 +381,65 @@ describe('want routing (raw Bitswap peers around a real proxy)', function () {
     await client.waitForBlocks([block.cid], 10_000)
   })
 
+  describe('noDownstreamTimeout: DONT_HAVE when no downstream can be asked', () => {
+    const noDownstreamTimeout = 600
+
+    it('no downstream at all: a send-dont-have want hears DONT_HAVE after noDownstreamTimeout, not before', async () => {
+      const [downstream] = await rawPeers(1)
+      proxyNode = await startProxy([downstream.node], { forwarder: { noDownstreamTimeout } })
+      const [client] = await clients(1)
+      await downstream.stop()
+      await waitFor(() => proxyNode!.services.proxy.pool.healthy().length === 0, 5_000, 'downstream down')
+      const block = await makeBlock(700)
+
+      const sentAt = performance.now()
+      await client.send(proxyNode.peerId, { wants: [want(block.cid, { sendDontHave: true })], blocks: [], presences: [] })
+      const elapsed = await client.presenceAt(block.cid, 'dont-have') - sentAt
+      expect(elapsed, 'not before noDownstreamTimeout').to.be.at.least(noDownstreamTimeout)
+      expect(elapsed, 'soon after noDownstreamTimeout').to.be.below(noDownstreamTimeout + 1_500)
+      expect(client.presences(block.cid)).to.deep.equal(['dont-have'])
+      expect(proxyNode.services.bitswapForwarder.stats().dontHavesSent).to.equal(1)
+    })
+
+    it('the only downstream dies with the want outstanding: DONT_HAVE after noDownstreamTimeout, not before', async () => {
+      const [downstream] = await rawPeers(1)
+      proxyNode = await startProxy([downstream.node], { forwarder: { noDownstreamTimeout } })
+      const [client] = await clients(1)
+      const block = await makeBlock(701)
+
+      await client.send(proxyNode.peerId, { wants: [want(block.cid, { sendDontHave: true })], blocks: [], presences: [] })
+      await waitFor(() => downstream.wantsFor(block.cid).length > 0, 5_000, 'want downstream')
+      // the downstream never answers: it dies with the want outstanding
+      const diedAt = performance.now()
+      await downstream.stop()
+      const elapsed = await client.presenceAt(block.cid, 'dont-have') - diedAt
+      expect(elapsed, 'not before noDownstreamTimeout').to.be.at.least(noDownstreamTimeout)
+      expect(elapsed, 'soon after noDownstreamTimeout, long before downstreamTimeout').to.be.below(noDownstreamTimeout + 1_500)
+      expect(client.presences(block.cid)).to.deep.equal(['dont-have'])
+    })
+
+    it('a downstream that comes up within noDownstreamTimeout is asked and the client hears no DONT_HAVE', async () => {
+      const first = await RawBitswapPeer.create()
+      const address = first.node.getMultiaddrs()[0].toString()
+      const privateKey = (first.node as any).components?.privateKey
+      peers.push(first)
+      const block = await makeBlock(702)
+      proxyNode = await startProxy([first.node], { forwarder: { noDownstreamTimeout: 10_000 } })
+      const [client] = await clients(1)
+      await first.stop()
+      await waitFor(() => proxyNode!.services.proxy.pool.healthy().length === 0, 5_000, 'downstream down')
+
+      await client.send(proxyNode.peerId, { wants: [want(block.cid, { sendDontHave: true })], blocks: [], presences: [] })
+      await waitFor(() => proxyNode!.services.bitswapForwarder.stats().wantsReceived === 1, 5_000, 'want in')
+      const again = await RawBitswapPeer.create('1.2.0', undefined, { privateKey, listen: [address.split('/p2p/')[0]] })
+      peers.push(again)
+      again.serve = true
+      again.blocks.set(keyOf(block.cid), block)
+      await client.waitForBlocks([block.cid], 10_000)
+      expect(client.presences(block.cid)).to.deep.equal([])
+    })
+  })
+
   it('hash strategy: the same CID always goes to the same downstream', async () => {
     const downstreams = await rawPeers(3)
     proxyNode = await startProxy(downstreams.map(d => d.node))

@@ -23,7 +23,7 @@ export interface WantlistEntry {
   cid: Uint8Array<ArrayBuffer>
   priority: number
   cancel?: boolean
-  wantType?: WantType
+  wantType?: number
   sendDontHave?: boolean
 }
 
@@ -54,7 +54,7 @@ export namespace WantlistEntry {
 
         if (obj.wantType != null) {
           w.uint32(32)
-          WantType.codec().encode(obj.wantType, w)
+          w.int32(obj.wantType)
         }
 
         if (obj.sendDontHave != null) {
@@ -90,7 +90,7 @@ export namespace WantlistEntry {
               break
             }
             case 4: {
-              obj.wantType = WantType.codec().decode(reader)
+              obj.wantType = reader.int32()
               break
             }
             case 5: {
@@ -136,7 +136,7 @@ export namespace WantlistEntry {
             case 4: {
               yield {
                 field: `${prefix}.wantType`,
-                value: WantType.codec().decode(reader)
+                value: reader.int32()
               }
               break
             }
@@ -176,7 +176,7 @@ export namespace WantlistEntry {
 
   export interface WantlistEntryWantTypeFieldEvent {
     field: '$.wantType'
-    value: WantType
+    value: number
   }
 
   export interface WantlistEntrySendDontHaveFieldEvent {
@@ -328,7 +328,7 @@ export namespace Wantlist {
 
   export interface WantlistEntriesWantTypeFieldEvent {
     field: '$.entries[].wantType'
-    value: WantType
+    value: number
     index: number
   }
 
@@ -818,7 +818,7 @@ export namespace BitswapMessage {
 
   export interface BitswapMessageWantlistEntriesWantTypeFieldEvent {
     field: '$.wantlist.entries[].wantType'
-    value: WantType
+    value: number
     index: number
   }
 
