@@ -1,18 +1,18 @@
 import { EventEmitter, once } from 'node:events'
 import { createServer, STATUS_CODES } from 'node:http'
 import { httpUrl } from '@kitsune/proxy'
-import cors from 'cors'
-import PQueue from 'p-queue'
 import proxyAddr from 'proxy-addr'
-import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible'
 import getRawBody from 'raw-body'
-import { API_PREFIX, BODY_TIMEOUT, CORS, ERR_NORMAL, EXPOSED_HEADERS, HEADERS_TIMEOUT, KEEP_ALIVE_TIMEOUT, LISTEN, MAX_ARGS, MAX_BODY_SIZE, MAX_CONCURRENT_REQUESTS, MAX_CONCURRENT_REQUESTS_PER_ADDRESS, MAX_QUERY_SIZE, MAX_QUEUED_REQUESTS_PER_ADDRESS, RATE_LIMIT, RATE_LIMIT_INTERVAL, REQUEST_TIMEOUT, STOP_GRACE } from './constants.ts'
-import { ApiError, BodyTooLargeError, InvalidOptionError, InvalidRequestError, QueryTooLargeError, TooManyRequestsError } from './errors.ts'
+import { Admission } from './admission.ts'
+import { API_PREFIX, CORS, ERR_NORMAL, LISTEN, MAX_ARGS, MAX_BODY_SIZE, MAX_CONCURRENT_REQUESTS, MAX_CONCURRENT_REQUESTS_PER_ADDRESS, MAX_QUERY_SIZE, MAX_QUEUED_REQUESTS_PER_ADDRESS, RATE_LIMIT, RATE_LIMIT_INTERVAL, REQUEST_TIMEOUT, STOP_GRACE } from './constants.ts'
+import { CorsPolicy, headerSafe } from './cors-policy.ts'
+import { ApiError, BodyTooLargeError, InvalidOptionError, InvalidRequestError, QueryTooLargeError } from './errors.ts'
+import { clientErrorStatus, httpTimeouts, nonNegative, positive } from './http-options.ts'
 import { parseRefsRequest } from './refs-request.ts'
+import type { HttpTimeouts } from './http-options.ts'
 import type { PreloadApi, PreloadApiInit, PreloadStats } from './index.ts'
 import type { RefsRequest } from './refs-request.ts'
 import type { ComponentLogger, Counter, CounterGroup, Logger, Metrics } from '@libp2p/interface'
-import type { CorsOptions } from 'cors'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
@@ -73,13 +73,6 @@ function goJson (value: unknown): string {
 }
 
 /**
- * Header values may hold only visible ASCII and spaces
- */
-function headerSafe (value: string): string {
-  return value.replace(/[^\x20-\x7e]+/g, ' ').slice(0, 1024)
-}
-
-/**
  * `::ffff:127.0.0.1` → `127.0.0.1`
  */
 export function normaliseAddress (address: string): string {
@@ -95,19 +88,11 @@ export class PreloadApiServer implements PreloadApi {
   private readonly backend: PreloadBackend
   private readonly log: Logger
   private readonly listen: URL
-  private readonly cors: '*' | string[] | false
-  private readonly corsMiddleware: (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void
+  private readonly cors: CorsPolicy
   /** Emits 'idle' when the last active refs request ends */
   private readonly activity = new EventEmitter()
   private readonly trust?: (address: string, index: number) => boolean
-  private readonly limiter: RateLimiterMemory
-  private readonly rateLimit: number
-  private readonly rateLimitInterval: number
-  private readonly maxConcurrentRequests: number
-  private readonly maxConcurrentRequestsPerAddress: number
-  private readonly maxQueuedRequestsPerAddress: number
-  /** Each client address's requests, served `maxConcurrentRequestsPerAddress` at a time */
-  private readonly byAddress = new Map<string, PQueue>()
+  private readonly admission: Admission
   private readonly maxBodySize: number
   private readonly maxQuerySize: number
   private readonly maxArgs: number
@@ -132,8 +117,7 @@ export class PreloadApiServer implements PreloadApi {
     if (this.listen.protocol !== 'http:') {
       throw new InvalidOptionError(`listen: only http is served, not ${this.listen.protocol}`)
     }
-    this.cors = init.cors ?? CORS
-    this.corsMiddleware = cors((req, callback) => { callback(null, this.corsOptions(req)) })
+    this.cors = new CorsPolicy(init.cors ?? CORS)
     if (init.trustedProxies != null && init.trustedProxies.length > 0) {
       try {
         this.trust = proxyAddr.compile(init.trustedProxies)
@@ -141,17 +125,18 @@ export class PreloadApiServer implements PreloadApi {
         throw new InvalidOptionError(`trustedProxies: ${err.message}`)
       }
     }
-    this.rateLimit = positive('rateLimit', init.rateLimit ?? RATE_LIMIT)
-    this.rateLimitInterval = positive('rateLimitInterval', init.rateLimitInterval ?? RATE_LIMIT_INTERVAL)
-    this.maxConcurrentRequests = positive('maxConcurrentRequests', init.maxConcurrentRequests ?? MAX_CONCURRENT_REQUESTS)
-    this.maxConcurrentRequestsPerAddress = positive('maxConcurrentRequestsPerAddress', init.maxConcurrentRequestsPerAddress ?? MAX_CONCURRENT_REQUESTS_PER_ADDRESS)
-    this.maxQueuedRequestsPerAddress = nonNegative('maxQueuedRequestsPerAddress', init.maxQueuedRequestsPerAddress ?? MAX_QUEUED_REQUESTS_PER_ADDRESS)
+    this.admission = new Admission({
+      rateLimit: positive('rateLimit', init.rateLimit ?? RATE_LIMIT),
+      rateLimitInterval: positive('rateLimitInterval', init.rateLimitInterval ?? RATE_LIMIT_INTERVAL),
+      maxConcurrentRequests: positive('maxConcurrentRequests', init.maxConcurrentRequests ?? MAX_CONCURRENT_REQUESTS),
+      maxConcurrentRequestsPerAddress: positive('maxConcurrentRequestsPerAddress', init.maxConcurrentRequestsPerAddress ?? MAX_CONCURRENT_REQUESTS_PER_ADDRESS),
+      maxQueuedRequestsPerAddress: nonNegative('maxQueuedRequestsPerAddress', init.maxQueuedRequestsPerAddress ?? MAX_QUEUED_REQUESTS_PER_ADDRESS)
+    })
     this.maxBodySize = nonNegative('maxBodySize', init.maxBodySize ?? MAX_BODY_SIZE)
     this.maxQuerySize = positive('maxQuerySize', init.maxQuerySize ?? MAX_QUERY_SIZE)
     this.maxArgs = positive('maxArgs', init.maxArgs ?? MAX_ARGS)
     this.requestTimeout = positive('requestTimeout', init.requestTimeout ?? REQUEST_TIMEOUT)
     this.timeouts = httpTimeouts(init)
-    this.limiter = new RateLimiterMemory({ points: this.rateLimit, duration: this.rateLimitInterval / 1000 })
 
     this.components = components
   }
@@ -162,15 +147,7 @@ export class PreloadApiServer implements PreloadApi {
   }
 
   stats (): PreloadStats {
-    return { ...this.counters, rejected: { ...this.counters.rejected }, queued: this.queued() }
-  }
-
-  private queued (): number {
-    let queued = 0
-    for (const queue of this.byAddress.values()) {
-      queued += queue.size
-    }
-    return queued
+    return { ...this.counters, rejected: { ...this.counters.rejected }, queued: this.admission.queued() }
   }
 
   async start (): Promise<void> {
@@ -269,7 +246,7 @@ export class PreloadApiServer implements PreloadApi {
     })
     metrics.registerMetric('kitsune_preload_queued_requests', {
       help: 'Refs requests waiting for one of their address\'s maxConcurrentRequestsPerAddress slots',
-      calculate: () => this.queued()
+      calculate: () => this.admission.queued()
     })
     return {
       requests: metrics.registerCounter('kitsune_preload_requests_total', { help: 'Refs requests answered 200' }),
@@ -281,12 +258,7 @@ export class PreloadApiServer implements PreloadApi {
 
   private async handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
     const target = req.url ?? '/'
-    if (Array.isArray(this.cors)) {
-      res.setHeader('Vary', 'Origin')
-    }
-    await new Promise<void>((resolve, reject) => {
-      this.corsMiddleware(req, res, (err) => { if (err != null) { reject(err) } else { resolve() } })
-    })
+    await this.cors.apply(req, res)
 
     if (Buffer.byteLength(target) > this.maxQuerySize) {
       this.sendError(req, res, new QueryTooLargeError(`the request target is ${Buffer.byteLength(target)} bytes, at most ${this.maxQuerySize} are accepted`))
@@ -318,7 +290,7 @@ export class PreloadApiServer implements PreloadApi {
         return
     }
 
-    if (!this.originAllowed(req)) {
+    if (!this.cors.allows(req)) {
       this.sendText(req, res, 403, '403 - Forbidden')
       return
     }
@@ -345,10 +317,10 @@ export class PreloadApiServer implements PreloadApi {
     const proxied = clientAddress !== normaliseAddress(req.socket.remoteAddress ?? '')
     let request: RefsRequest
     try {
-      await this.consumeRateLimit(clientAddress, res)
+      await this.admission.consumeRateLimit(clientAddress, res)
       await this.readBody(req)
       request = parseRefsRequest(url.searchParams, { maxArgs: this.maxArgs, clientAddress, proxied })
-      this.checkCapacity()
+      this.admission.checkCapacity(this.counters.active)
     } catch (err: any) {
       if (err instanceof ApiError) {
         this.sendError(req, res, err)
@@ -357,20 +329,15 @@ export class PreloadApiServer implements PreloadApi {
       throw err
     }
 
-    const queue = this.queueOf(clientAddress)
-    if (queue.pending >= this.maxConcurrentRequestsPerAddress && queue.size >= this.maxQueuedRequestsPerAddress) {
-      this.sendError(req, res, new TooManyRequestsError(`${this.maxConcurrentRequestsPerAddress} refs requests from ${clientAddress} are being served and ${this.maxQueuedRequestsPerAddress} wait, try again later`))
-      return
-    }
     // a caller that goes away while its request waits leaves the queue
     const gone = new AbortController()
     const onClose = (): void => { gone.abort(new Error('the client went away')) }
     res.once('close', onClose)
     try {
-      await queue.add(async () => {
+      await this.admission.inTurn(clientAddress, async () => {
         try {
           // the request may have waited: the global limit holds when it starts
-          this.checkCapacity()
+          this.admission.checkCapacity(this.counters.active)
         } catch (err: any) {
           this.sendError(req, res, err)
           return
@@ -384,33 +351,18 @@ export class PreloadApiServer implements PreloadApi {
             this.activity.emit('idle')
           }
         }
-      }, { signal: AbortSignal.any([gone.signal, this.shutdown.signal]) })
+      }, AbortSignal.any([gone.signal, this.shutdown.signal]))
     } catch (err: any) {
-      if (!gone.signal.aborted && !this.shutdown.signal.aborted) {
+      if (err instanceof ApiError) {
+        this.sendError(req, res, err)
+      } else if (!gone.signal.aborted && !this.shutdown.signal.aborted) {
         throw err
+      } else {
+        this.log('refs from %s: %s while it waited', clientAddress, gone.signal.aborted ? 'the client went away' : 'the endpoint stopped')
       }
-      this.log('refs from %s: %s while it waited', clientAddress, gone.signal.aborted ? 'the client went away' : 'the endpoint stopped')
     } finally {
       res.off('close', onClose)
-      if (queue.size === 0 && queue.pending === 0) {
-        this.byAddress.delete(clientAddress)
-      }
     }
-  }
-
-  private checkCapacity (): void {
-    if (this.counters.active >= this.maxConcurrentRequests) {
-      throw new TooManyRequestsError(`${this.maxConcurrentRequests} refs requests are being served, try again later`)
-    }
-  }
-
-  private queueOf (clientAddress: string): PQueue {
-    let queue = this.byAddress.get(clientAddress)
-    if (queue == null) {
-      queue = new PQueue({ concurrency: this.maxConcurrentRequestsPerAddress })
-      this.byAddress.set(clientAddress, queue)
-    }
-    return queue
   }
 
   private async streamRefs (request: RefsRequest, res: ServerResponse): Promise<void> {
@@ -526,18 +478,6 @@ export class PreloadApiServer implements PreloadApi {
     }
   }
 
-  private async consumeRateLimit (address: string, res: ServerResponse): Promise<void> {
-    try {
-      await this.limiter.consume(address)
-    } catch (err) {
-      if (err instanceof RateLimiterRes) {
-        res.setHeader('Retry-After', String(Math.max(1, Math.ceil(err.msBeforeNext / 1000))))
-        throw new TooManyRequestsError(`rate limit exceeded: at most ${this.rateLimit} requests per ${this.rateLimitInterval} ms from ${address}`)
-      }
-      throw err
-    }
-  }
-
   /**
    * The caller's address: the socket's, or the right-most address in
    * `X-Forwarded-For` that is not a trusted proxy when the socket's address
@@ -548,36 +488,6 @@ export class PreloadApiServer implements PreloadApi {
       return normaliseAddress(req.socket.remoteAddress ?? '')
     }
     return normaliseAddress(proxyAddr(req, this.trust))
-  }
-
-  /**
-   * The `cors` options for one request: none for an origin a list does not
-   * name (and for `cors: false`), so that it gets no CORS headers
-   */
-  private corsOptions (req: IncomingMessage): CorsOptions {
-    const origin = req.headers.origin
-    let allowed: string | false
-    if (this.cors === false) {
-      allowed = false
-    } else if (this.cors === '*') {
-      allowed = '*'
-    } else {
-      allowed = origin != null && this.cors.includes(origin) ? origin : false
-    }
-    return {
-      origin: allowed,
-      methods: 'POST, OPTIONS',
-      allowedHeaders: headerSafe(req.headers['access-control-request-headers'] ?? 'Content-Type, X-Stream-Output, X-Chunked-Output, X-Content-Length'),
-      exposedHeaders: EXPOSED_HEADERS,
-      maxAge: 600,
-      // OPTIONS is answered below, after the path is checked
-      preflightContinue: true
-    }
-  }
-
-  private originAllowed (req: IncomingMessage): boolean {
-    const origin = req.headers.origin
-    return !Array.isArray(this.cors) || origin == null || this.cors.includes(origin)
   }
 
   private answerOptions (req: IncomingMessage, res: ServerResponse): void {
@@ -630,56 +540,4 @@ export class PreloadApiServer implements PreloadApi {
       res.setHeader('Connection', 'close')
     }
   }
-}
-
-interface HttpTimeouts {
-  headersTimeout: number
-  bodyTimeout: number
-  keepAliveTimeout: number
-}
-
-/**
- * The HTTP server's timeouts, validated; the headers are part of the
- * request, so `bodyTimeout` bounds `headersTimeout` too (and Node refuses a
- * `headersTimeout` above its `requestTimeout`)
- */
-function httpTimeouts (init: PreloadApiInit): HttpTimeouts {
-  const headersTimeout = positive('headersTimeout', init.headersTimeout ?? HEADERS_TIMEOUT)
-  const bodyTimeout = positive('bodyTimeout', init.bodyTimeout ?? BODY_TIMEOUT)
-  return {
-    headersTimeout: Math.min(headersTimeout, bodyTimeout),
-    bodyTimeout,
-    keepAliveTimeout: positive('keepAliveTimeout', init.keepAliveTimeout ?? KEEP_ALIVE_TIMEOUT)
-  }
-}
-
-/**
- * The status Go's `net/http` answers a request it cannot read with, by the
- * code of Node's error; none for errors of the connection itself
- */
-function clientErrorStatus (code?: string): number | undefined {
-  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') {
-    return 408
-  }
-  if (code === 'HPE_HEADER_OVERFLOW') {
-    return 431
-  }
-  if (code?.startsWith('HPE_') === true) {
-    return 400
-  }
-  return undefined
-}
-
-function positive (name: string, value: number): number {
-  if (!Number.isFinite(value) || value <= 0) {
-    throw new InvalidOptionError(`${name} must be a positive number, got ${value}`)
-  }
-  return value
-}
-
-function nonNegative (name: string, value: number): number {
-  if (!Number.isFinite(value) || value < 0) {
-    throw new InvalidOptionError(`${name} must be zero or more, got ${value}`)
-  }
-  return value
 }
