@@ -88,17 +88,18 @@ function varintField (field, value) {
 
 /**
  * One framed (uvarint length prefix) Bitswap 1.2.0 message holding one
- * wantlist update (not `full`): a want-block with send-dont-have for every
- * CID
+ * wantlist update (not `full`): a want-block (or, with `wantType: 'have'`,
+ * a want-have) with send-dont-have for every CID
  *
  * @param {import('multiformats/cid').CID[]} cids
- * @param {{ priority?: number, sendDontHave?: boolean }} [options]
+ * @param {{ priority?: number, sendDontHave?: boolean, wantType?: 'block' | 'have' }} [options]
  */
 export function wantlistFrame (cids, options = {}) {
   const entries = cids.map(cid => lengthDelimited(1, [
     lengthDelimited(1, [cid.bytes]), // cid
     varintField(2, options.priority ?? 1), // priority
-    // wantType 4 absent: want-block
+    // wantType 4: absent for want-block, 1 for want-have
+    ...(options.wantType === 'have' ? [varintField(4, 1)] : []),
     varintField(5, options.sendDontHave === false ? 0 : 1) // sendDontHave
   ]))
   // Message { wantlist (1): Wantlist { entries (1): repeated Entry } }

@@ -3,7 +3,8 @@
  */
 
 export const MB = 1e6
-export const MiB = 1024 * 1024
+export const KiB = 1024
+export const MiB = 1024 * KiB
 export const GiB = 1024 * MiB
 
 /**

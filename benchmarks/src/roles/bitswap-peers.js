@@ -13,10 +13,14 @@
  *   want       { cids: string[][], timeoutMs }  peer i wants cids[i]; resolves
  *              when every peer has all its blocks, or at the timeout with
  *              what arrived (so a stall is reported, not thrown)
+ *   want-missing { count, wantType }  every peer sends one wantlist of
+ *              `count` CIDs of random bytes (blocks nobody has), want-haves
+ *              by default, and keeps it: the flood of issue 10, or, with a
+ *              small count, idle peers that each keep a small wantlist
  *   disconnect                     every peer hangs up
  */
 
-import { createHash } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { BITSWAP_120 } from '@kitsune/bitswap-forwarder'
 import { createTestNode } from '@kitsune/test-support'
 // not declared in benchmarks/package.json (adding them needs a lock-file
@@ -24,6 +28,8 @@ import { createTestNode } from '@kitsune/test-support'
 // test-support
 import { multiaddr } from '@multiformats/multiaddr'
 import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
 import { decodeMessage, frameReader, wantlistFrame } from '../bitswap-wire.js'
 import { serveRole } from '../rpc.js'
 
@@ -146,6 +152,17 @@ serveRole('bitswap-peers', async (config) => {
           errors: errors.slice(0, 3),
           errorCount: errors.length
         }
+      },
+      'want-missing': async ({ count, wantType = 'have' }) => {
+        let sent = 0
+        await Promise.all(peers.map(async (peer) => {
+          const cids = await Promise.all(Array.from({ length: count }, async () => CID.createV1(raw.code, await sha256.digest(randomBytes(32)))))
+          const stream = await peer.node.dialProtocol(target, BITSWAP_120, { signal: AbortSignal.timeout(30_000) })
+          stream.send(wantlistFrame(cids, { wantType }))
+          await stream.close()
+          sent += cids.length
+        }))
+        return { sent }
       },
       disconnect: async () => {
         await Promise.all(peers.map(async p => { await p.node.hangUp(target).catch(() => {}) }))

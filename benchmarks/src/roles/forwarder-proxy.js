@@ -78,6 +78,12 @@ serveRole('forwarder-proxy', async (config) => {
       ...memoryHandlers(),
       stats: () => JSON.parse(JSON.stringify(node.services.bitswapForwarder.stats())),
       connections: () => node.getConnections().length,
+      'peer-store-size': async () => (await node.peerStore.all()).length,
+      snapshot: async ({ file }) => {
+        globalThis.gc?.()
+        const { writeHeapSnapshot } = await import('node:v8')
+        return writeHeapSnapshot(file)
+      },
       'open-bridges': () => node.services.proxy.status().openBridges,
       'preload-status': () => ({
         windows: node.services.preload.windows(),

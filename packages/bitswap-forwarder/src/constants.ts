@@ -85,12 +85,23 @@ export const MAX_BLOCK_SIZE = 2 * 1024 * 1024
 export const MAX_WANTLIST_ENTRIES_PER_PEER = 2048
 
 /**
- * Wants tracked across all peers. A new want beyond this is refused: the
- * peer hears DONT_HAVE if it asked for that, and nothing otherwise.
+ * Wants tracked across all peers. When the table is full, a peer holding
+ * less than its fair share (this divided by the peers that want something)
+ * is still served: the heaviest peer's oldest want-have gives way and waits.
+ * Other new wants wait (see `MAX_WAITING_WANTS`).
  *
  * @default 65536
  */
 export const MAX_TRACKED_WANTS = 65_536
+
+/**
+ * Wants remembered, across all peers, because the tracked-wants table was
+ * full; they are taken in as room frees, the lightest peers' first. Beyond
+ * this a want is refused: the peer hears DONT_HAVE if it asked for that.
+ *
+ * @default 16384
+ */
+export const MAX_WAITING_WANTS = 16_384
 
 /**
  * Block bytes the forwarder may hold for one peer: bytes queued and not yet
@@ -105,9 +116,11 @@ export const MAX_OUTSTANDING_BYTES_PER_PEER = 64 * 1024 * 1024
 
 /**
  * Block bytes the forwarder may hold for all peers together, counted like
- * `MAX_OUTSTANDING_BYTES_PER_PEER`. While it is reached no peer's
- * want-blocks are sent downstream, so a flood of wants from many peers
- * cannot make the proxy buffer without bound.
+ * `MAX_OUTSTANDING_BYTES_PER_PEER`. While it is reached only peers still
+ * under their fair share of it (this divided by the peers holding some) have
+ * want-blocks sent downstream, so a flood of wants from many peers cannot
+ * make the proxy buffer without bound (at most twice this), and a few slow
+ * peers cannot starve the rest.
  *
  * @default 268435456
  */
@@ -115,11 +128,38 @@ export const MAX_OUTSTANDING_BYTES = 256 * 1024 * 1024
 
 /**
  * Concurrent inbound Bitswap streams one upstream peer may hold open; more
- * are reset
+ * are reset. Helia and Boxo write on one long-lived stream; js-ipfs opens a
+ * stream per message and closes it once written.
  *
- * @default 32
+ * @default 8
  */
-export const MAX_INBOUND_STREAMS_PER_PEER = 32
+export const MAX_INBOUND_STREAMS_PER_PEER = 8
+
+/**
+ * Bytes of incomplete inbound messages (read from upstream peers' streams,
+ * not yet a whole frame) the forwarder buffers across all peers. A stream
+ * whose next bytes would pass it is reset.
+ *
+ * @default 67108864
+ */
+export const MAX_INBOUND_FRAME_BYTES = 64 * 1024 * 1024
+
+/**
+ * Bytes of incomplete inbound messages one upstream peer may have buffered
+ * across its streams. A stream whose next bytes would pass it is reset.
+ *
+ * @default 8388608
+ */
+export const MAX_INBOUND_FRAME_BYTES_PER_PEER = 8 * 1024 * 1024
+
+/**
+ * ms within which a message that started arriving from an upstream peer
+ * must be complete; the stream is reset otherwise (a peer that trickles a
+ * frame, or stops half-way, holds its buffer no longer than this)
+ *
+ * @default 30000
+ */
+export const FRAME_TIMEOUT = 30_000
 
 /**
  * Concurrent inbound Bitswap streams one downstream may hold open (stock

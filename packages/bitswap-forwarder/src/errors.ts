@@ -87,3 +87,21 @@ export class NotFoundError extends Error {
   static name = 'NotFoundError'
   name = 'NotFoundError'
 }
+
+/**
+ * An incomplete inbound message would have taken the bytes buffered for
+ * incomplete messages past `maxInboundFrameBytes` or
+ * `maxInboundFrameBytesPerPeer`
+ */
+export class FrameBudgetError extends Error {
+  static name = 'FrameBudgetError'
+  name = 'FrameBudgetError'
+}
+
+/**
+ * An inbound message was not complete within `frameTimeout`
+ */
+export class FrameTimeoutError extends Error {
+  static name = 'FrameTimeoutError'
+  name = 'FrameTimeoutError'
+}

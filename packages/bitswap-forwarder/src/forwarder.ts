@@ -158,6 +158,8 @@ export class BitswapForwarder implements BitswapForwarderInterface, Startable {
       forward: () => this.forward.stats,
       pendingCids: () => this.forward.size,
       trackedWants: () => this.ledgers.trackedWants,
+      waitingWants: () => this.ledgers.waitingWants,
+      inboundFrameBytes: () => this.network.frameBudget.used,
       upstreamPeers: () => this.peers.count('ledger'),
       queues: () => this.peers.count('queue'),
       windows: () => this.preloadWindows.size
@@ -245,6 +247,8 @@ export class BitswapForwarder implements BitswapForwarderInterface, Startable {
       ...this.counters,
       upstreamPeers: this.peers.count('ledger'),
       trackedWants: this.ledgers.trackedWants,
+      waitingWants: this.ledgers.waitingWants,
+      inboundFrameBytes: this.network.frameBudget.used,
       pendingCids: this.forward.size,
       coalescedWants: this.forward.stats.coalesced,
       failovers: this.forward.stats.failovers,

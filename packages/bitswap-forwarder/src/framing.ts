@@ -3,7 +3,7 @@ import * as varint from 'uint8-varint'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { encodeMessage, encodePrefix } from './codec.ts'
 import { MAX_LENGTH_PREFIX_BYTES } from './constants.ts'
-import { InvalidMessageError, MessageTooLargeError } from './errors.ts'
+import { FrameBudgetError, InvalidMessageError, MessageTooLargeError } from './errors.ts'
 import type { BitswapVersion, OutgoingMessage } from './codec.ts'
 import type { LengthDecoderFunction } from 'it-length-prefixed'
 
@@ -55,15 +55,106 @@ function framingError (err: any, maxMessageSize: number): Error {
 }
 
 /**
+ * Where a stream's bytes are accounted while they are not yet a whole
+ * message
+ */
+export interface FrameGuard {
+  /** Bytes arrived; throws (and counts nothing) when they do not fit */
+  take(bytes: number): void
+  /** Bytes left the buffer, as a whole message or because the stream ended */
+  give(bytes: number): void
+  /** A message started arriving (true) or the buffer emptied (false) */
+  inProgress?(started: boolean): void
+}
+
+/**
+ * The process-wide budget for bytes of incomplete inbound messages, with a
+ * share per peer: each peer's streams read through a guard from `guard()`
+ */
+export class FrameBudget {
+  /** Bytes buffered now, all peers */
+  used = 0
+  private readonly max: number
+  private readonly maxPerPeer: number
+
+  constructor (max: number, maxPerPeer: number) {
+    this.max = max
+    this.maxPerPeer = maxPerPeer
+  }
+
+  /**
+   * A guard that counts against the budget and against `holder`, the
+   * peer's own tally
+   */
+  guard (holder: { frameBytes: number }): FrameGuard {
+    return {
+      take: (bytes) => {
+        if (holder.frameBytes + bytes > this.maxPerPeer) {
+          throw new FrameBudgetError(`The peer's incomplete messages would pass ${this.maxPerPeer} bytes (maxInboundFrameBytesPerPeer)`)
+        }
+        if (this.used + bytes > this.max) {
+          throw new FrameBudgetError(`Incomplete messages of all peers would pass ${this.max} bytes (maxInboundFrameBytes)`)
+        }
+        holder.frameBytes += bytes
+        this.used += bytes
+      },
+      give: (bytes) => {
+        holder.frameBytes -= bytes
+        this.used -= bytes
+      }
+    }
+  }
+}
+
+/**
+ * Counts every byte read from `source` into the guard until it leaves as
+ * part of a whole message, and says when a message is in progress
+ */
+async function * guarded (source: AsyncIterable<Uint8Array | Uint8ArrayList>, guard: FrameGuard, tally: { buffered: number }): AsyncGenerator<Uint8Array | Uint8ArrayList> {
+  for await (const chunk of source) {
+    guard.take(chunk.byteLength)
+    if (tally.buffered === 0 && chunk.byteLength > 0) {
+      guard.inProgress?.(true)
+    }
+    tally.buffered += chunk.byteLength
+    yield chunk
+  }
+}
+
+/**
  * Splits a stream into length-prefixed messages. A message larger than
  * `maxMessageSize` throws `MessageTooLargeError` as soon as its length prefix
- * is read; a malformed prefix throws `InvalidMessageError` at once.
+ * is read; a malformed prefix throws `InvalidMessageError` at once. With a
+ * guard, bytes not yet part of a whole message are counted in it.
  */
-export async function * readFrames (source: AsyncIterable<Uint8Array | Uint8ArrayList>, maxMessageSize: number): AsyncGenerator<Uint8ArrayList> {
+export async function * readFrames (source: AsyncIterable<Uint8Array | Uint8ArrayList>, maxMessageSize: number, guard?: FrameGuard): AsyncGenerator<Uint8ArrayList> {
+  if (guard == null) {
+    try {
+      yield * lp.decode(source, options(maxMessageSize))
+    } catch (err: any) {
+      throw framingError(err, maxMessageSize)
+    }
+    return
+  }
+
+  const tally = { buffered: 0 }
   try {
-    yield * lp.decode(source, options(maxMessageSize))
+    for await (const message of lp.decode(guarded(source, guard, tally), options(maxMessageSize))) {
+      const bytes = message.byteLength + varint.encodingLength(message.byteLength)
+      tally.buffered -= bytes
+      guard.give(bytes)
+      // the next message's first bytes may have come with this one's last
+      guard.inProgress?.(false)
+      if (tally.buffered > 0) {
+        guard.inProgress?.(true)
+      }
+      yield message
+    }
   } catch (err: any) {
     throw framingError(err, maxMessageSize)
+  } finally {
+    guard.give(tally.buffered)
+    guard.inProgress?.(false)
   }
 }
 

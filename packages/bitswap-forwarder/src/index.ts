@@ -128,11 +128,22 @@ export interface BitswapForwarderInit {
    */
   maxWantlistEntriesPerPeer?: number
   /**
-   * Wants tracked across all peers; new wants beyond it are refused
+   * Wants tracked across all peers. When it is full, a peer under its fair
+   * share (this divided by the peers that want something) is still served:
+   * the heaviest peer's oldest want-have gives way; other new wants wait
+   * for room
    *
    * @default 65536
    */
   maxTrackedWants?: number
+  /**
+   * Wants remembered across all peers while the tracked-wants table is
+   * full, taken in as room frees (the lightest peers' first); beyond it a
+   * new want is refused with DONT_HAVE
+   *
+   * @default 16384
+   */
+  maxWaitingWants?: number
   /**
    * Block bytes queued for, or expected by, one peer before its further
    * want-blocks wait
@@ -141,7 +152,8 @@ export interface BitswapForwarderInit {
    */
   maxOutstandingBytesPerPeer?: number
   /**
-   * The same budget for all peers together
+   * The same budget for all peers together; while it is spent, a peer still
+   * under its fair share (this divided by the peers holding some) is served
    *
    * @default 268435456
    */
@@ -149,9 +161,31 @@ export interface BitswapForwarderInit {
   /**
    * Concurrent inbound Bitswap streams per upstream peer
    *
-   * @default 32
+   * @default 8
    */
   maxInboundStreamsPerPeer?: number
+  /**
+   * Bytes of incomplete inbound messages buffered across all upstream
+   * peers; a stream whose next bytes would pass it is reset
+   *
+   * @default 67108864
+   */
+  maxInboundFrameBytes?: number
+  /**
+   * Bytes of incomplete inbound messages one upstream peer may have
+   * buffered across its streams; a stream whose next bytes would pass it is
+   * reset
+   *
+   * @default 8388608
+   */
+  maxInboundFrameBytesPerPeer?: number
+  /**
+   * ms within which a message that started arriving from an upstream peer
+   * must be complete; the stream is reset otherwise
+   *
+   * @default 30000
+   */
+  frameTimeout?: number
   /**
    * Concurrent inbound Bitswap streams per downstream
    *
@@ -286,6 +320,12 @@ export interface BitswapForwarderStats {
   upstreamPeers: number
   /** Wants held in all ledgers */
   trackedWants: number
+  /** Wants that found the tracked-wants table full and wait for room */
+  waitingWants: number
+  /** Bytes of upstream peers' incomplete messages buffered now */
+  inboundFrameBytes: number
+  /** Wants of peers over their fair share that gave way to a peer under it */
+  evictedWants: number
   /** CIDs being fetched from downstreams */
   pendingCids: number
   wantsReceived: number
@@ -322,7 +362,7 @@ export interface BitswapForwarderStats {
   windowBlocksRefused: number
   /** `probe()` calls */
   probes: number
-  /** New wants refused because `maxTrackedWants` was reached */
+  /** New wants refused because the tracked-wants table and the waiting list were full */
   refusedWants: number
   /** Wants that failed over to another downstream */
   failovers: number
@@ -336,6 +376,10 @@ export interface BitswapForwarderStats {
    */
   invalidEntries: number
   refusedStreams: number
+  /** Inbound streams reset because their incomplete message passed `maxInboundFrameBytes` or `maxInboundFrameBytesPerPeer` */
+  frameBudgetResets: number
+  /** Inbound streams reset because a message was not complete within `frameTimeout` */
+  frameTimeouts: number
   cutOffs: number
   /** Per downstream peer id */
   downstreams: Record<string, { wantsForwarded: number, blocksReceived: number, badBlocks: number }>
@@ -405,5 +449,10 @@ export function findBitswapForwarder (components: Record<string, unknown>, key: 
 
 export { BITSWAP_100, BITSWAP_110, BITSWAP_120, BITSWAP_FORWARDER_CAPABILITY, BITSWAP_FORWARDER_SERVICE, BITSWAP_LEGACY, BITSWAP_PROTOCOLS } from './constants.ts'
 export { LruBlockCache } from './block-cache.ts'
+/**
+ * The forwarder's options with its defaults applied (what `bitswapForwarder(init)` runs with)
+ */
+export { validate as bitswapForwarderOptions } from './options.ts'
+export type { Options as BitswapForwarderOptions } from './options.ts'
 export type { PreloadWindow, PreloadWindowInit, WindowCloseReason } from './preload-window.ts'
 export * from './errors.ts'

@@ -3,6 +3,7 @@ import { readBlock } from './block-cache.ts'
 import { INITIAL_BLOCK_SIZE_ESTIMATE } from './constants.ts'
 import { WantlistTooLargeError } from './errors.ts'
 import { PeerLedger, Totals } from './peer-ledger.ts'
+import { WantTable } from './want-table.ts'
 import type { DecodedMessage, Want } from './codec.ts'
 import type { MessageQueue } from './message-queue.ts'
 import type { Counters } from './metrics.ts'
@@ -14,7 +15,7 @@ import type { Logger, PeerId } from '@libp2p/interface'
 import type { Blockstore } from 'interface-blockstore'
 
 export interface LedgersInit {
-  options: Pick<Options, 'maxWantlistEntriesPerPeer' | 'maxTrackedWants' | 'maxOutstandingBytesPerPeer' | 'maxOutstandingBytes'>
+  options: Pick<Options, 'maxWantlistEntriesPerPeer' | 'maxTrackedWants' | 'maxWaitingWants' | 'maxOutstandingBytesPerPeer' | 'maxOutstandingBytes'>
   peers: PeerStates
   counters: Counters
   log: Logger
@@ -43,19 +44,38 @@ export class Ledgers {
   /** Ledgers whose want-blocks wait for the global budget */
   private readonly starved = new Set<PeerLedger>()
   private blockSizeEstimate = INITIAL_BLOCK_SIZE_ESTIMATE
-  /** Wants held in all ledgers */
-  trackedWants = 0
+  private readonly table: WantTable
+  private admitScheduled = false
 
   constructor (init: LedgersInit) {
     this.init = init
     this.options = init.options
     this.counters = init.counters
+    this.table = new WantTable({
+      maxTrackedWants: init.options.maxTrackedWants,
+      maxWaitingWants: init.options.maxWaitingWants,
+      ledgers: () => this.upstreamLedgers()
+    })
+  }
+
+  /**
+   * Wants tracked in all ledgers
+   */
+  get trackedWants (): number {
+    return this.table.tracked
+  }
+
+  /**
+   * Wants that found the table full and wait for room
+   */
+  get waitingWants (): number {
+    return this.table.waiting
   }
 
   /**
    * Shared with the outbound queues, which count the block bytes they hold
    */
-  get queuedBytes (): { queuedBytes: number } {
+  get queuedBytes (): { queuedBytes: number, queuedPeers: number } {
     return this.totals
   }
 
@@ -91,6 +111,11 @@ export class Ledgers {
           this.remove(ledger, key)
         }
       }
+      for (const key of [...ledger.waiting.keys()]) {
+        if (!keep.has(key)) {
+          this.table.forget(ledger, key)
+        }
+      }
     }
 
     for (const want of message.wants) {
@@ -99,6 +124,7 @@ export class Ledgers {
           this.counters.cancelsReceived++
         }
         this.remove(ledger, want.key)
+        this.table.forget(ledger, want.key)
         continue
       }
       if (ledger.role === 'upstream') {
@@ -110,8 +136,12 @@ export class Ledgers {
         this.update(ledger, existing, want)
         continue
       }
+      if (ledger.waiting.has(want.key)) {
+        this.table.remember(ledger, want)
+        continue
+      }
 
-      if (ledger.size >= this.options.maxWantlistEntriesPerPeer) {
+      if (ledger.size + ledger.waiting.size >= this.options.maxWantlistEntriesPerPeer) {
         throw new WantlistTooLargeError(`${ledger.peerKey} wants more than ${this.options.maxWantlistEntriesPerPeer} CIDs (maxWantlistEntriesPerPeer)`)
       }
 
@@ -121,20 +151,84 @@ export class Ledgers {
         continue
       }
 
-      if (this.trackedWants >= this.options.maxTrackedWants) {
-        this.counters.refusedWants++
-        if (want.sendDontHave) {
-          this.init.queue(ledger.peer)?.presence(want.key, want.cid, 'dont-have')
-          this.counters.dontHavesSent++
-        }
+      if (!this.table.hasRoom && !this.makeRoom(ledger, want)) {
         continue
       }
 
       ledger.add(entryFor(want))
-      this.trackedWants++
+      this.table.tracked++
     }
 
     this.pump(ledger)
+  }
+
+  /**
+   * The table is full: a peer under its fair share takes the place of the
+   * heaviest peer's oldest want-have (which waits for room instead); other
+   * wants wait, or are refused with DONT_HAVE when nothing can hold them.
+   * Returns whether the want may be tracked now.
+   */
+  private makeRoom (ledger: PeerLedger, want: Want): boolean {
+    // a window ledger is a downstream's, passed by a preload window the
+    // operator opened: it neither evicts nor waits
+    const admission = ledger.role === 'upstream' ? this.table.admit(ledger, want) : { verdict: 'refuse' as const }
+    if (admission.verdict === 'evict') {
+      const { ledger: heavy, entry } = admission.victim
+      this.counters.evictedWants++
+      this.remove(heavy, entry.key)
+      if (!this.table.remember(heavy, wantOf(entry))) {
+        this.refuse(heavy, wantOf(entry))
+      }
+      return true
+    }
+    if (admission.verdict === 'refuse') {
+      this.refuse(ledger, want)
+    }
+    return false
+  }
+
+  private refuse (ledger: PeerLedger, want: Want): void {
+    this.counters.refusedWants++
+    if (want.sendDontHave) {
+      this.init.queue(ledger.peer)?.presence(want.key, want.cid, 'dont-have')
+      if (ledger.role === 'upstream') {
+        this.counters.dontHavesSent++
+      }
+    }
+  }
+
+  /**
+   * Room freed in the table: waiting wants are taken in, the lightest
+   * peers' first
+   */
+  private admitWaiting (): void {
+    if (this.admitScheduled || this.table.waiting === 0) {
+      return
+    }
+    this.admitScheduled = true
+    queueMicrotask(() => {
+      this.admitScheduled = false
+      const touched = new Set<PeerLedger>()
+      for (let next = this.table.next(); next != null; next = this.table.next()) {
+        if (!this.isCurrent(next.ledger)) {
+          continue
+        }
+        next.ledger.add(entryFor(next.want))
+        this.table.tracked++
+        touched.add(next.ledger)
+      }
+      for (const ledger of touched) {
+        this.pump(ledger)
+      }
+    })
+  }
+
+  private * upstreamLedgers (): Generator<PeerLedger> {
+    for (const state of this.init.peers.values()) {
+      if (state.ledger != null) {
+        yield state.ledger
+      }
+    }
   }
 
   private update (ledger: PeerLedger, entry: LedgerEntry, want: Want): void {
@@ -165,7 +259,8 @@ export class Ledgers {
     if (entry == null) {
       return
     }
-    this.trackedWants--
+    this.table.tracked--
+    this.admitWaiting()
     if (entry.state === 'routed') {
       this.init.router(ledger.role).cancel(ledger, key)
     }
@@ -183,6 +278,7 @@ export class Ledgers {
     }
     state[field] = undefined
     this.starved.delete(ledger)
+    this.table.forgetAll(ledger)
     for (const key of [...ledger.entries.keys()]) {
       this.remove(ledger, key)
     }
@@ -204,7 +300,8 @@ export class Ledgers {
     }
     if (ledger.entries.get(entry.key) === entry) {
       ledger.remove(entry.key)
-      this.trackedWants--
+      this.table.tracked--
+      this.admitWaiting()
     }
     this.released(ledger)
   }
@@ -246,14 +343,17 @@ export class Ledgers {
   clear (): void {
     this.pumpSoon.clear()
     this.starved.clear()
-    this.trackedWants = 0
+    this.table.clear()
   }
 
   /**
    * Whether the peer may have another want-block routed: the bytes queued
    * for it plus the expected size of its unanswered want-blocks stay under
    * `maxOutstandingBytesPerPeer`, and the same sums over all peers stay
-   * under `maxOutstandingBytes`. A peer that ran out waits until half of
+   * under `maxOutstandingBytes` — except for a peer still under its fair
+   * share of it, so that a few slow peers cannot starve everyone else (the
+   * global figure may then be passed by at most the sum of those shares,
+   * that is, once more). A peer that ran out waits until half of
    * its budget is free, so its wants go downstream in batches (stock Helia
    * answers each batch on a new stream, which starts with a small flow
    * control window: one block at a time would crawl). While its queue is
@@ -271,13 +371,23 @@ export class Ledgers {
       return 'peer'
     }
     const total = this.totals
-    if (total.queuedBytes >= this.options.maxOutstandingBytes) {
-      return 'global'
-    }
-    if (total.reservedBlocks > 0 && total.queuedBytes + (total.reservedBlocks + 1) * estimate > this.options.maxOutstandingBytes) {
+    const max = this.options.maxOutstandingBytes
+    const globalSpent = total.queuedBytes >= max ||
+      (total.reservedBlocks > 0 && total.queuedBytes + (total.reservedBlocks + 1) * estimate > max)
+    if (globalSpent && queued + (ledger.reservedBlocks + 1) * estimate > this.fairShareOfBytes()) {
       return 'global'
     }
     return 'ok'
+  }
+
+  /**
+   * The part of `maxOutstandingBytes` each peer is sure of while the global
+   * budget is spent: the budget divided by the peers holding some of it
+   * (counted from both sides, queued bytes and unanswered want-blocks, so
+   * never too few) and one more, the peer asking
+   */
+  private fairShareOfBytes (): number {
+    return this.options.maxOutstandingBytes / (this.totals.queuedPeers + this.totals.reservingLedgers + 1)
   }
 
   /**
@@ -372,6 +482,10 @@ export class Ledgers {
         this.init.log.error('routing %c failed - %e', entry.cid, err)
       })
   }
+}
+
+function wantOf (entry: LedgerEntry): Want {
+  return { key: entry.key, cid: entry.cid, wantType: entry.wantType, priority: entry.priority, sendDontHave: entry.sendDontHave, cancel: false }
 }
 
 function entryFor (want: Want): LedgerEntry {

@@ -30,7 +30,7 @@ export interface MessageQueueInit {
   maxOutboundStreams: number
   log: Logger
   /** Shared tally of queued block bytes */
-  totals?: { queuedBytes: number }
+  totals?: { queuedBytes: number, queuedPeers: number }
   /** Called after each message has been handed to the stream */
   onSent?(sent: SentSummary): void
   /** Called when messages could not be delivered; the queue was emptied */
@@ -99,9 +99,15 @@ export class MessageQueue {
   }
 
   private addQueued (delta: number): void {
+    const before = this.queued
     this.queued += delta
     if (this.init.totals != null) {
       this.init.totals.queuedBytes += delta
+      if (before === 0 && this.queued > 0) {
+        this.init.totals.queuedPeers++
+      } else if (before > 0 && this.queued === 0) {
+        this.init.totals.queuedPeers--
+      }
     }
   }
 

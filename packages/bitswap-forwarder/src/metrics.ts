@@ -2,7 +2,7 @@ import type { BitswapForwarderStats } from './index.ts'
 import type { WantRouterStats } from './want-router.ts'
 import type { CounterGroup, HistogramGroup, Metrics } from '@libp2p/interface'
 
-export type Counters = Omit<BitswapForwarderStats, 'upstreamPeers' | 'trackedWants' | 'pendingCids' | 'downstreams' | 'failovers' | 'timeouts' | 'coalescedWants'>
+export type Counters = Omit<BitswapForwarderStats, 'upstreamPeers' | 'trackedWants' | 'waitingWants' | 'inboundFrameBytes' | 'pendingCids' | 'downstreams' | 'failovers' | 'timeouts' | 'coalescedWants'>
 
 /**
  * Counters of one downstream
@@ -32,6 +32,9 @@ export function createCounters (): Counters {
     windowBlocksRefused: 0,
     probes: 0,
     refusedWants: 0,
+    evictedWants: 0,
+    frameBudgetResets: 0,
+    frameTimeouts: 0,
     malformedMessages: 0,
     invalidEntries: 0,
     refusedStreams: 0,
@@ -48,6 +51,8 @@ export interface MetricSources {
   forward(): WantRouterStats
   pendingCids(): number
   trackedWants(): number
+  waitingWants(): number
+  inboundFrameBytes(): number
   upstreamPeers(): number
   /** Peers with an outbound queue */
   queues(): number
@@ -142,8 +147,14 @@ export function registerMetrics (metrics: Metrics | undefined, sources: MetricSo
     malformedMessages: 'malformed',
     invalidEntries: 'invalid_entry',
     refusedStreams: 'stream',
+    frameBudgetResets: 'frame_budget',
+    frameTimeouts: 'frame_timeout',
     cutOffs: 'cut_off'
   })
+  follow(c, metrics.registerCounterGroup('kitsune_bitswap_evicted_wants_total', {
+    label: 'reason',
+    help: 'Want-haves of peers over their fair share of the tracked-wants table that gave way to a peer under it (they wait for room)'
+  }), { evictedWants: 'fair_share' })
   follow(forward, metrics.registerCounterGroup('kitsune_bitswap_failovers_total', {
     label: 'reason',
     help: 'Wants moved to another downstream'
@@ -151,7 +162,7 @@ export function registerMetrics (metrics: Metrics | undefined, sources: MetricSo
   metrics.registerMetricGroup('kitsune_bitswap_tracked', {
     label: 'kind',
     help: 'Wants, CIDs and peers tracked now',
-    calculate: () => ({ wants: sources.trackedWants(), cids: sources.pendingCids(), upstream_peers: sources.upstreamPeers(), windows: sources.windows() })
+    calculate: () => ({ wants: sources.trackedWants(), waiting_wants: sources.waitingWants(), inbound_frame_bytes: sources.inboundFrameBytes(), cids: sources.pendingCids(), upstream_peers: sources.upstreamPeers(), windows: sources.windows() })
   })
   return metrics.registerHistogramGroup('kitsune_bitswap_downstream_block_latency_seconds', {
     label: 'downstream',

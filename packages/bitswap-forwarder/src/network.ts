@@ -1,9 +1,10 @@
 import { LRUCache } from 'lru-cache'
 import { decodeMessage, protocolsOf, versionOf } from './codec.ts'
-import { PeerCutOffError, TooManyStreamsError, WantlistTooLargeError } from './errors.ts'
-import { readFrames } from './framing.ts'
+import { FrameBudgetError, FrameTimeoutError, PeerCutOffError, TooManyStreamsError, WantlistTooLargeError } from './errors.ts'
+import { FrameBudget, readFrames } from './framing.ts'
 import { MessageQueue } from './message-queue.ts'
 import type { DecodedMessage } from './codec.ts'
+import type { FrameGuard } from './framing.ts'
 import type { BitswapForwarderComponents } from './index.ts'
 import type { SentSummary } from './message-queue.ts'
 import type { Counters } from './metrics.ts'
@@ -20,7 +21,7 @@ export interface NetworkInit {
   counters: Counters
   log: Logger
   /** Shared tally of block bytes queued for all peers */
-  totals: { queuedBytes: number }
+  totals: { queuedBytes: number, queuedPeers: number }
   isDownstream(peer: PeerId): boolean
   /** Whether blocks hashed with this multihash code can be verified */
   canVerify(code: number): boolean
@@ -51,12 +52,15 @@ export class Network {
   private readonly options: Options
   /** Peers that broke a limit, until their `cutOffTime` ends */
   private readonly cutOffs?: LRUCache<string, true>
+  /** Bytes of upstream peers' incomplete messages */
+  readonly frameBudget: FrameBudget
   private started = false
 
   constructor (init: NetworkInit) {
     this.init = init
     this.options = init.options
     this.handleStream = this.handleStream.bind(this)
+    this.frameBudget = new FrameBudget(this.options.maxInboundFrameBytes, this.options.maxInboundFrameBytesPerPeer)
     if (this.options.cutOffTime > 0) {
       this.cutOffs = new LRUCache({ max: this.options.maxCutOffPeers, ttl: this.options.cutOffTime })
     }
@@ -172,7 +176,9 @@ export class Network {
     state.inbound.add(stream)
     state.version = versionOf(stream.protocol)
 
-    this.readStream(stream, peer, downstream)
+    // downstreams are the operator's own nodes: their messages are bounded
+    // by maxMessageSize only
+    this.readStream(stream, peer, downstream, downstream ? undefined : this.guardFor(stream, state))
       .catch(err => {
         this.init.log.error('error reading Bitswap stream from %p - %e', peer, err)
       })
@@ -190,12 +196,12 @@ export class Network {
   /**
    * stream → frames → decoded messages → `receive`, one message at a time
    */
-  private async readStream (stream: Stream, peer: PeerId, downstream: boolean): Promise<void> {
+  private async readStream (stream: Stream, peer: PeerId, downstream: boolean, guard?: FrameGuard): Promise<void> {
     // the write side of an inbound stream is never used
     stream.close().catch(() => {})
 
     try {
-      for await (const bytes of readFrames(stream, this.options.maxMessageSize)) {
+      for await (const bytes of readFrames(stream, this.options.maxMessageSize, guard)) {
         // a downstream's wantlist is its own business (it is dropped
         // unless a preload window covers it): only its size is bounded
         const message = decodeMessage(bytes, {
@@ -222,7 +228,38 @@ export class Network {
     }
   }
 
+  /**
+   * Counts the stream's incomplete message against the frame budget, and
+   * resets the stream when a message takes longer than `frameTimeout`
+   */
+  private guardFor (stream: Stream, state: PeerState): FrameGuard {
+    const guard = this.frameBudget.guard(state)
+    let timer: ReturnType<typeof setTimeout> | undefined
+    guard.inProgress = (started) => {
+      clearTimeout(timer)
+      timer = undefined
+      if (!started) {
+        return
+      }
+      timer = setTimeout(() => {
+        this.init.counters.frameTimeouts++
+        this.init.log('%p did not complete a message within %d ms', state.peer, this.options.frameTimeout)
+        stream.abort(new FrameTimeoutError(`A message was not complete within ${this.options.frameTimeout} ms (frameTimeout)`))
+      }, this.options.frameTimeout)
+      timer.unref?.()
+    }
+    return guard
+  }
+
   private malformed (stream: Stream, peer: PeerId, downstream: boolean, err: Error): void {
+    if (err instanceof FrameBudgetError) {
+      // not the peer's fault alone when the process-wide budget is spent:
+      // its stream goes, the peer stays
+      this.init.counters.frameBudgetResets++
+      this.init.log('resetting a Bitswap stream of %p - %s', peer, err.message)
+      stream.abort(err)
+      return
+    }
     this.init.counters.malformedMessages++
     this.init.log('malformed input from %s %p - %s', downstream ? 'downstream' : 'upstream peer', peer, err.message)
     stream.abort(err)

@@ -13,10 +13,14 @@ export interface Options {
   maxBlockSize: number
   maxWantlistEntriesPerPeer: number
   maxTrackedWants: number
+  maxWaitingWants: number
   maxOutstandingBytesPerPeer: number
   maxOutstandingBytes: number
   maxInboundStreamsPerPeer: number
   maxInboundStreamsPerDownstream: number
+  maxInboundFrameBytes: number
+  maxInboundFrameBytesPerPeer: number
+  frameTimeout: number
   maxOutboundStreams: number
   maxWantsPerDownstream: number
   downstreamTimeout: number
@@ -57,10 +61,14 @@ export function validate (init: BitswapForwarderInit): Options {
     maxBlockSize: positive('maxBlockSize', init.maxBlockSize, C.MAX_BLOCK_SIZE),
     maxWantlistEntriesPerPeer: positive('maxWantlistEntriesPerPeer', init.maxWantlistEntriesPerPeer, C.MAX_WANTLIST_ENTRIES_PER_PEER),
     maxTrackedWants: positive('maxTrackedWants', init.maxTrackedWants, C.MAX_TRACKED_WANTS),
+    maxWaitingWants: nonNegative('maxWaitingWants', init.maxWaitingWants, C.MAX_WAITING_WANTS),
     maxOutstandingBytesPerPeer: positive('maxOutstandingBytesPerPeer', init.maxOutstandingBytesPerPeer, C.MAX_OUTSTANDING_BYTES_PER_PEER),
     maxOutstandingBytes: positive('maxOutstandingBytes', init.maxOutstandingBytes, C.MAX_OUTSTANDING_BYTES),
     maxInboundStreamsPerPeer: positive('maxInboundStreamsPerPeer', init.maxInboundStreamsPerPeer, C.MAX_INBOUND_STREAMS_PER_PEER),
     maxInboundStreamsPerDownstream: positive('maxInboundStreamsPerDownstream', init.maxInboundStreamsPerDownstream, C.MAX_INBOUND_STREAMS_PER_DOWNSTREAM),
+    maxInboundFrameBytes: positive('maxInboundFrameBytes', init.maxInboundFrameBytes, C.MAX_INBOUND_FRAME_BYTES),
+    maxInboundFrameBytesPerPeer: positive('maxInboundFrameBytesPerPeer', init.maxInboundFrameBytesPerPeer, C.MAX_INBOUND_FRAME_BYTES_PER_PEER),
+    frameTimeout: positive('frameTimeout', init.frameTimeout, C.FRAME_TIMEOUT),
     maxOutboundStreams: positive('maxOutboundStreams', init.maxOutboundStreams, C.MAX_OUTBOUND_STREAMS),
     maxWantsPerDownstream: positive('maxWantsPerDownstream', init.maxWantsPerDownstream, C.MAX_WANTS_PER_DOWNSTREAM),
     downstreamTimeout: positive('downstreamTimeout', init.downstreamTimeout, C.DOWNSTREAM_TIMEOUT),

@@ -1,4 +1,4 @@
-import type { WantKind } from './codec.ts'
+import type { Want, WantKind } from './codec.ts'
 import type { PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
@@ -40,6 +40,10 @@ export class Totals {
   reservedBlocks = 0
   /** Block bytes queued for all peers and not yet written to a stream */
   queuedBytes = 0
+  /** Peers with block bytes queued */
+  queuedPeers = 0
+  /** Ledgers with routed want-blocks not yet answered */
+  reservingLedgers = 0
 }
 
 /**
@@ -55,6 +59,11 @@ export class PeerLedger {
   readonly entries = new Map<string, LedgerEntry>()
   /** Keys of held entries, oldest first */
   readonly held = new Set<string>()
+  /**
+   * Wants the full want table could not take, oldest first: taken in when
+   * room frees (see `WantTable`)
+   */
+  readonly waiting = new Map<string, Want>()
   /** Routed want-blocks not yet answered */
   reservedBlocks = 0
   /**
@@ -96,12 +105,29 @@ export class PeerLedger {
     return entry
   }
 
+  /**
+   * The oldest want of a kind (of any kind when none of it is left)
+   */
+  oldest (kind: WantKind): LedgerEntry | undefined {
+    let first: LedgerEntry | undefined
+    for (const entry of this.entries.values()) {
+      if (entry.wantType === kind) {
+        return entry
+      }
+      first ??= entry
+    }
+    return first
+  }
+
   reserve (entry: LedgerEntry): void {
     if (!entry.reserved && entry.wantType === 'block') {
       entry.reserved = true
       this.reservedBlocks++
       if (this.totals != null) {
         this.totals.reservedBlocks++
+        if (this.reservedBlocks === 1) {
+          this.totals.reservingLedgers++
+        }
       }
     }
   }
@@ -112,6 +138,9 @@ export class PeerLedger {
       this.reservedBlocks--
       if (this.totals != null) {
         this.totals.reservedBlocks--
+        if (this.reservedBlocks === 0) {
+          this.totals.reservingLedgers--
+        }
       }
     }
   }

@@ -15,6 +15,8 @@ export interface PeerState {
   readonly key: string
   /** Inbound Bitswap streams open now */
   readonly inbound: Set<Stream>
+  /** Bytes of incomplete messages buffered from its streams */
+  frameBytes: number
   /** The version the peer used first, offered first when we open a stream */
   version?: BitswapVersion
   /** Everything we have to say to the peer */
@@ -44,7 +46,7 @@ export class PeerStates {
   getOrCreate (peer: PeerId): PeerState {
     let state = this.peers.get(peer)
     if (state == null) {
-      state = { peer, key: peer.toString(), inbound: new Set() }
+      state = { peer, key: peer.toString(), inbound: new Set(), frameBytes: 0 }
       this.peers.set(peer, state)
     }
     return state

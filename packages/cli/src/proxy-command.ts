@@ -10,7 +10,6 @@ import { identify } from '@libp2p/identify'
 import { logger } from '@libp2p/logger'
 import { noise } from '@libp2p/noise'
 import { ping } from '@libp2p/ping'
-import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import { yamux } from '@libp2p/yamux'
@@ -24,6 +23,7 @@ import { fetchCommand, startEmbeddedDownstreams } from './embedded.ts'
 import { CommandError, UsageError } from './errors.ts'
 import { startMetricsServer } from './metrics-server.ts'
 import { apiBase, identityLines, preloadCommand } from './output.ts'
+import { daemonMetrics } from './prometheus.ts'
 import { proxyUsage } from './usage.ts'
 import { version } from './version.ts'
 import type { ProxyOptions, RawProxyOptions } from './config.ts'
@@ -160,7 +160,7 @@ async function buildServices (validated: ProxyOptions, embeddedApis: string[], p
   }
 
   const bitswapForwarder = await loadBitswapForwarder()
-  services.bitswapForwarder = bitswapForwarder({})
+  services.bitswapForwarder = bitswapForwarder(validated.forwarder)
 
   if (preloadListen != null) {
     const { proxyPreload } = await import('@kitsune/preload')
@@ -204,7 +204,7 @@ async function createProxyNode (validated: ProxyOptions, init: NodeInit): Promis
         // once stopping, refuse new upstream connections
         denyInboundConnection: () => !init.accepting()
       },
-      metrics: init.registry != null ? prometheusMetrics({ registry: init.registry }) : undefined,
+      metrics: init.registry != null ? daemonMetrics(init.registry) : undefined,
       services: init.services
     })
   } catch (err: any) {

@@ -1,6 +1,7 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { bitswapForwarderOptions } from '@kitsune/bitswap-forwarder'
 import { frontDoorConnectionManager, frontDoorMplexOptions, frontDoorMuxerOptions } from '@kitsune/proxy'
 import { expect } from 'aegir/chai'
 import { flagName } from '../src/args.ts'
@@ -10,7 +11,7 @@ import { renderHelp } from '../src/help.ts'
 import { documentedDefault, infoOf } from '../src/schema/fields.ts'
 import { getCommand } from '../src/schema/get.ts'
 import { nodeCommand } from '../src/schema/node.ts'
-import { frontDoor, proxyCommand } from '../src/schema/proxy.ts'
+import { forwarder, frontDoor, proxyCommand } from '../src/schema/proxy.ts'
 import { routeObject } from '../src/schema/route.ts'
 import type { CommandSpec } from '../src/schema/command.ts'
 import type * as z from 'zod'
@@ -205,6 +206,14 @@ describe('schema', () => {
     expect(Object.keys(applied)).to.have.members(Object.keys(shape))
     for (const [key, value] of Object.entries(applied)) {
       expect(documentedDefault(shape[key]), key).to.equal(value)
+    }
+  })
+
+  it('documents the Bitswap forwarder\'s defaults as @kitsune/bitswap-forwarder applies them', () => {
+    const shape = innerShape(forwarder)
+    const applied = bitswapForwarderOptions({}) as unknown as Record<string, unknown>
+    for (const key of Object.keys(shape)) {
+      expect(documentedDefault(shape[key]), key).to.equal(applied[key])
     }
   })
 

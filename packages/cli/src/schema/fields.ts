@@ -202,7 +202,7 @@ export function integer (info: Info & IntegerRange): z.ZodOptional<z.ZodNumber> 
  * A duration in ms in the config file: positive, and at most what a Node.js
  * timer keeps ({@link MAX_TIMER_DELAY})
  */
-export function ms (info: Info): z.ZodOptional<z.ZodNumber> {
+export function ms (info: Info & Pick<IntegerRange, 'min'>): z.ZodOptional<z.ZodNumber> {
   return integer({ ...info, max: MAX_TIMER_DELAY })
 }
 

@@ -37,6 +37,25 @@ export const pool = limits({
   maxConsecutiveFailures: integer({ help: 'failed stream opens in a row after which a downstream is marked down', default: 3 })
 }, { help: 'downstream pool timings (DownstreamPoolInit of @kitsune/proxy)' })
 
+/**
+ * The Bitswap forwarder's budgets (`BitswapForwarderInit` of
+ * `@kitsune/bitswap-forwarder`)
+ */
+export const forwarder = limits({
+  maxWantlistEntriesPerPeer: integer({ help: 'wants one peer may hold; one more resets its stream and cuts it off for cutOffTime', default: 2048 }),
+  maxTrackedWants: integer({ help: 'wants tracked for all peers; when full, a peer under its fair share still gets in (the heaviest peer\'s oldest want-have waits), others wait', default: 65_536 }),
+  maxWaitingWants: integer({ help: 'wants waiting for room in the table, all peers; more are refused with DONT_HAVE', default: 16_384, min: 0 }),
+  maxOutstandingBytesPerPeer: integer({ help: 'block bytes queued for or expected by one peer before its want-blocks wait', default: 64 * 1024 * 1024 }),
+  maxOutstandingBytes: integer({ help: 'the same for all peers; while spent, peers under their fair share are still served', default: 256 * 1024 * 1024 }),
+  maxInboundStreamsPerPeer: integer({ help: 'inbound Bitswap streams one peer may hold open; more are reset', default: 8 }),
+  maxInboundFrameBytes: integer({ help: 'bytes of incomplete inbound messages buffered, all peers; a stream that would pass it is reset', default: 64 * 1024 * 1024 }),
+  maxInboundFrameBytesPerPeer: integer({ help: 'the same for one peer', default: 8 * 1024 * 1024 }),
+  frameTimeout: ms({ help: 'ms a message that started arriving may take to complete; its stream is reset after', default: 30_000 }),
+  noDownstreamTimeout: ms({ help: 'ms a send-dont-have want waits for a downstream to come up before DONT_HAVE', default: 1_000, min: 0 }),
+  sendTimeout: ms({ help: 'ms a peer may leave a message unread before it is cut off', default: 20_000 }),
+  cutOffTime: ms({ help: 'ms a peer that broke a limit is refused', default: 60_000, min: 0 })
+}, { help: 'the Bitswap forwarder\'s budgets (BitswapForwarderInit of @kitsune/bitswap-forwarder)' })
+
 export const proxyCommand = command({
   name: 'proxy',
   summary: 'run the proxy router in front of downstream IPFS nodes (with no downstream option: a self-contained demo)',
@@ -72,6 +91,7 @@ printed.`,
     json: flag(false, { group: 'Output', help: 'JSON lines on stdout: one \'ready\' line, then one line per event' }),
     frontDoor,
     pool,
+    forwarder,
     preload: proxyPreload
   }),
   fileObjects: [{ title: 'A route object, in "route" (positive integers unless noted)', shape: routeObject.shape }],
