@@ -14,13 +14,13 @@ import { identify } from '@libp2p/identify'
 import { kadDHT, removePrivateAddressesMapper, removePublicAddressesMapper } from '@libp2p/kad-dht'
 import { noise } from '@libp2p/noise'
 import { ping } from '@libp2p/ping'
-import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import { yamux } from '@libp2p/yamux'
 import { MemoryBlockstore } from 'blockstore-core'
 import { MemoryDatastore } from 'datastore-core'
 import { createHeliaLight } from 'helia'
+import { daemonMetrics } from './prometheus.ts'
 import type { HeliaWithLibp2p } from '@helia/libp2p'
 import type { PreloadApi } from '@kitsune/preload'
 import type { PrivateKey } from '@libp2p/interface'
@@ -110,7 +110,7 @@ export function localHelia (init: LocalHeliaInit): HeliaWithLibp2p {
     // js-ipfs-era peers speak only mplex and open a stream per Bitswap message
     streamMuxers: [yamux(), frontDoorMplex()],
     connectionGater: init.dialAnyAddress === true ? { denyDialMultiaddr: () => false } : undefined,
-    metrics: init.registry != null ? prometheusMetrics({ registry: init.registry }) : undefined,
+    metrics: init.registry != null ? daemonMetrics(init.registry) : undefined,
     services: {
       // Bitswap learns that a peer speaks it through identify
       identify: identify(),

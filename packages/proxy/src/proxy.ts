@@ -109,10 +109,11 @@ export class KitsuneProxy implements Proxy, Startable {
         return counts
       }
     })
-    metrics.registerMetricGroup('kitsune_proxy_downstream_rtt_ms', {
+    // Prometheus wants base units: seconds (libp2p measures the round trip in ms)
+    metrics.registerMetricGroup('kitsune_proxy_downstream_rtt_seconds', {
       label: 'downstream',
-      help: 'Latest ping round trip to each downstream',
-      calculate: () => Object.fromEntries(this.pool.list().filter(d => d.peerId != null && d.rtt != null).map(d => [d.peerId, d.rtt]))
+      help: 'Latest ping round trip to each downstream, in seconds',
+      calculate: () => Object.fromEntries(this.pool.list().filter(d => d.peerId != null && d.rtt != null).map(d => [d.peerId, (d.rtt ?? 0) / 1000]))
     })
 
     return {

@@ -214,4 +214,6 @@ export async function createTestHelia <H extends TestHelia = TestHelia> (options
 }
 
 export { waitFor } from './wait.ts'
+export { CHROMIUM_ARGS, CHROMIUM_LAUNCH_TIMEOUT, CHROMIUM_PATHS, ChromiumNotFoundError, findChromium, launchChromium } from './chromium.ts'
+export type { Browser, BrowserContext, LaunchChromiumOptions, Page } from './chromium.ts'
 export { markdownTables, normaliseDefault, tsdocOptions } from './readme.ts'
