@@ -101,9 +101,25 @@ async function wave (procs, proxy, target) {
   return { connected, connectSeconds, wantsIn }
 }
 
+/**
+ * Every peer hangs up; resolves once the proxy holds only its downstream's
+ * connection and its heap has settled (libp2p closes streams and clears
+ * timers for a few seconds after a connection ends: the heap measured at
+ * once still holds them)
+ */
 async function leave (procs, proxy) {
   await Promise.all(procs.map(p => p.call('disconnect', {}, 120_000)))
   await until(async () => (await proxy.call('connections')) <= 1, 60_000)
+  let last = Infinity
+  await until(async () => {
+    const { heapUsed } = await proxy.call('memory', { gc: true })
+    const settled = last - heapUsed < MiB
+    last = heapUsed
+    if (!settled) {
+      await new Promise(resolve => setTimeout(resolve, 1_000))
+    }
+    return settled
+  }, 30_000)
 }
 
 async function memoryPhase () {

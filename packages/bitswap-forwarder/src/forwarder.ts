@@ -155,7 +155,7 @@ export class BitswapForwarder implements BitswapForwarderInterface, Startable {
 
     this.latency = registerMetrics(components.metrics, {
       counters,
-      forward: () => this.forward.stats,
+      forward: this.forward.tally,
       pendingCids: () => this.forward.size,
       trackedWants: () => this.ledgers.trackedWants,
       waitingWants: () => this.ledgers.waitingWants,
@@ -244,15 +244,15 @@ export class BitswapForwarder implements BitswapForwarderInterface, Startable {
 
   stats (): BitswapForwarderStats {
     return {
-      ...this.counters,
+      ...this.counters.snapshot(),
       upstreamPeers: this.peers.count('ledger'),
       trackedWants: this.ledgers.trackedWants,
       waitingWants: this.ledgers.waitingWants,
       inboundFrameBytes: this.network.frameBudget.used,
       pendingCids: this.forward.size,
-      coalescedWants: this.forward.stats.coalesced,
-      failovers: this.forward.stats.failovers,
-      timeouts: this.forward.stats.timeouts,
+      coalescedWants: this.forward.tally.get('coalesced'),
+      failovers: this.forward.tally.get('failovers'),
+      timeouts: this.forward.tally.get('timeouts'),
       downstreams: Object.fromEntries([...this.perDownstream].map(([k, v]) => [k, { ...v }]))
     }
   }
@@ -318,14 +318,14 @@ export class BitswapForwarder implements BitswapForwarderInterface, Startable {
         this.ledgers.observeBlockSize(block.data.byteLength)
         // blocks from upstream peers are counted as window blocks
         if (downstream) {
-          this.counters.blocksReceived++
-          this.counters.blockBytesReceived += block.data.byteLength
+          this.counters.count('blocksReceived')
+          this.counters.count('blockBytesReceived', block.data.byteLength)
           this.downstreamCounters(peer).blocksReceived++
           this.proxy?.pool.reportSuccess(peer)
         }
         this.cache(cid, block.data)
       } else if (result === 'duplicate') {
-        this.counters.duplicateBlocks++
+        this.counters.count('duplicateBlocks')
       } else {
         this.badBlock(peer, downstream, router, block.prefix, `block ${cid} answers nothing that was asked`)
       }
@@ -356,11 +356,11 @@ export class BitswapForwarder implements BitswapForwarderInterface, Startable {
   private badBlock (peer: PeerId, downstream: boolean, router: WantRouter, prefix: BlockPrefix, reason: string): void {
     const failedOver = router.badBlock(peer, prefix)
     if (failedOver === 0) {
-      this.counters.unwantedBlocks++
+      this.counters.count('unwantedBlocks')
       this.log.trace('unwanted block from %p - %s', peer, reason)
       return
     }
-    this.counters.badBlocks++
+    this.counters.count('badBlocks')
     this.log('bad block from %p, %d wants failed over - %s', peer, failedOver, reason)
     if (downstream) {
       this.downstreamCounters(peer).badBlocks++
@@ -372,12 +372,12 @@ export class BitswapForwarder implements BitswapForwarderInterface, Startable {
 
   private sent (peer: PeerId, sent: SentSummary): void {
     if (this.isDownstream(peer)) {
-      this.counters.wantsForwarded += sent.wants
-      this.counters.cancelsForwarded += sent.cancels
+      this.counters.count('wantsForwarded', sent.wants)
+      this.counters.count('cancelsForwarded', sent.cancels)
       this.downstreamCounters(peer).wantsForwarded += sent.wants
     } else {
-      this.counters.blocksSent += sent.blocks
-      this.counters.blockBytesSent += sent.blockBytes
+      this.counters.count('blocksSent', sent.blocks)
+      this.counters.count('blockBytesSent', sent.blockBytes)
     }
     if (sent.blockBytes > 0) {
       const state = this.peers.get(peer)

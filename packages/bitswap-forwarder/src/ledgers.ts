@@ -121,14 +121,14 @@ export class Ledgers {
     for (const want of message.wants) {
       if (want.cancel) {
         if (ledger.role === 'upstream') {
-          this.counters.cancelsReceived++
+          this.counters.count('cancelsReceived')
         }
         this.remove(ledger, want.key)
         this.table.forget(ledger, want.key)
         continue
       }
       if (ledger.role === 'upstream') {
-        this.counters.wantsReceived++
+        this.counters.count('wantsReceived')
       }
 
       const existing = ledger.entries.get(want.key)
@@ -174,7 +174,7 @@ export class Ledgers {
     const admission = ledger.role === 'upstream' ? this.table.admit(ledger, want) : { verdict: 'refuse' as const }
     if (admission.verdict === 'evict') {
       const { ledger: heavy, entry } = admission.victim
-      this.counters.evictedWants++
+      this.counters.count('evictedWants')
       this.remove(heavy, entry.key)
       if (!this.table.remember(heavy, wantOf(entry))) {
         this.refuse(heavy, wantOf(entry))
@@ -188,11 +188,11 @@ export class Ledgers {
   }
 
   private refuse (ledger: PeerLedger, want: Want): void {
-    this.counters.refusedWants++
+    this.counters.count('refusedWants')
     if (want.sendDontHave) {
       this.init.queue(ledger.peer)?.presence(want.key, want.cid, 'dont-have')
       if (ledger.role === 'upstream') {
-        this.counters.dontHavesSent++
+        this.counters.count('dontHavesSent')
       }
     }
   }
@@ -295,7 +295,7 @@ export class Ledgers {
     } else {
       queue?.presence(entry.key, entry.cid, 'have')
       if (ledger.role === 'upstream') {
-        this.counters.havesSent++
+        this.counters.count('havesSent')
       }
     }
     if (ledger.entries.get(entry.key) === entry) {
@@ -317,7 +317,7 @@ export class Ledgers {
       entry.toldDontHave = true
       this.init.queue(ledger.peer)?.presence(entry.key, entry.cid, 'dont-have')
       if (ledger.role === 'upstream') {
-        this.counters.dontHavesSent++
+        this.counters.count('dontHavesSent')
       }
     }
     this.released(ledger)
@@ -471,10 +471,10 @@ export class Ledgers {
           return
         }
         if (data != null) {
-          this.counters.cacheHits++
+          this.counters.count('cacheHits')
           this.deliver(ledger, entry, data)
         } else {
-          this.counters.cacheMisses++
+          this.counters.count('cacheMisses')
           router.want(ledger, entry)
         }
       })

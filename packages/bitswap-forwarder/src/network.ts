@@ -132,7 +132,7 @@ export class Network {
    * for `cutOffTime`
    */
   cutOff (peer: PeerId, err: Error): void {
-    this.init.counters.cutOffs++
+    this.init.counters.count('cutOffs')
     this.init.log('cutting off %p for %dms - %s', peer, this.options.cutOffTime, err.message)
     this.cutOffs?.set(peer.toString(), true)
     const state = this.init.peers.get(peer)
@@ -188,7 +188,7 @@ export class Network {
   }
 
   private refuse (stream: Stream, err: Error): void {
-    this.init.counters.refusedStreams++
+    this.init.counters.count('refusedStreams')
     this.init.log('refusing Bitswap stream - %s', err.message)
     stream.abort(err)
   }
@@ -211,7 +211,7 @@ export class Network {
         // a downstream may well fetch content the forwarder cannot verify:
         // only an upstream peer's unusable entries are counted
         if (!downstream && message.invalidEntries > 0) {
-          this.init.counters.invalidEntries += message.invalidEntries
+          this.init.counters.count('invalidEntries', message.invalidEntries)
           this.init.log('skipped %d invalid entries from %p', message.invalidEntries, peer)
         }
         const pending = this.init.receive(peer, downstream, message)
@@ -242,7 +242,7 @@ export class Network {
         return
       }
       timer = setTimeout(() => {
-        this.init.counters.frameTimeouts++
+        this.init.counters.count('frameTimeouts')
         this.init.log('%p did not complete a message within %d ms', state.peer, this.options.frameTimeout)
         stream.abort(new FrameTimeoutError(`A message was not complete within ${this.options.frameTimeout} ms (frameTimeout)`))
       }, this.options.frameTimeout)
@@ -255,12 +255,12 @@ export class Network {
     if (err instanceof FrameBudgetError) {
       // not the peer's fault alone when the process-wide budget is spent:
       // its stream goes, the peer stays
-      this.init.counters.frameBudgetResets++
+      this.init.counters.count('frameBudgetResets')
       this.init.log('resetting a Bitswap stream of %p - %s', peer, err.message)
       stream.abort(err)
       return
     }
-    this.init.counters.malformedMessages++
+    this.init.counters.count('malformedMessages')
     this.init.log('malformed input from %s %p - %s', downstream ? 'downstream' : 'upstream peer', peer, err.message)
     stream.abort(err)
     if (downstream) {

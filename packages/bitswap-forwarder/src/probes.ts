@@ -45,7 +45,7 @@ export class Probes {
       this.waiting.set(key, probes)
     }
     probes.add(probe)
-    this.init.counters.probes++
+    this.init.counters.count('probes')
 
     for (const peer of asked) {
       this.init.queue(peer)?.want(key, cid, { wantType: 'have', priority: 1, sendDontHave: true })

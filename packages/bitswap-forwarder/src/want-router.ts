@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache'
 import { samePrefix } from './codec.ts'
 import { isLive, liveAsks } from './pending-want.ts'
+import { Tally } from './tally.ts'
 import type { BlockPrefix, PresenceKind } from './codec.ts'
 import type { MessageQueue } from './message-queue.ts'
 import type { LedgerEntry, PeerLedger } from './peer-ledger.ts'
@@ -43,19 +44,16 @@ export interface WantRouterInit {
   onTimeout?(provider: PeerId): void
 }
 
-export interface WantRouterStats {
-  /** CIDs being fetched */
-  pending: number
-  /** Wants that joined a CID already being fetched */
-  coalesced: number
-  /** Wants placed on providers (first asks and fail-overs) */
-  asks: number
-  /** Asks that moved on to another provider */
-  failovers: number
-  timeouts: number
-  /** CIDs every provider lacked */
-  exhausted: number
-}
+/**
+ * What a router counts:
+ * - `coalesced`: wants that joined a CID already being fetched
+ * - `asks`: wants placed on providers (first asks and fail-overs)
+ * - `failovers`: asks that moved on to another provider
+ * - `timeouts`: asks that timed out
+ * - `exhausted`: CIDs every provider lacked
+ */
+export const WANT_ROUTER_COUNTS = ['coalesced', 'asks', 'failovers', 'timeouts', 'exhausted'] as const
+export type WantRouterCount = typeof WANT_ROUTER_COUNTS[number]
 
 /**
  * Routes each CID's wants to providers, one CID at a time: coalesces wanters
@@ -72,7 +70,7 @@ export class WantRouter {
   /** CIDs finished recently, to tell a late duplicate block from a corrupt one */
   private readonly recent: LRUCache<string, true>
   private sweepTimer?: ReturnType<typeof setInterval>
-  readonly stats: WantRouterStats = { pending: 0, coalesced: 0, asks: 0, failovers: 0, timeouts: 0, exhausted: 0 }
+  readonly tally = new Tally(WANT_ROUTER_COUNTS)
 
   constructor (init: WantRouterInit) {
     this.init = init
@@ -108,13 +106,12 @@ export class WantRouter {
         round: 0
       }
       this.pending.set(entry.key, pending)
-      this.stats.pending = this.pending.size
       this.dispatch(pending)
       return
     }
 
     if (!pending.wanters.has(ledger.peerKey)) {
-      this.stats.coalesced++
+      this.tally.count('coalesced')
     }
     pending.wanters.set(ledger.peerKey, { ledger, entry })
     pending.priority = Math.max(pending.priority, entry.priority)
@@ -213,7 +210,7 @@ export class WantRouter {
     }
     ask.state = 'dont-have'
     this.releaseSlot(ask)
-    this.stats.failovers++
+    this.tally.count('failovers')
     this.dispatch(pending)
     return true
   }
@@ -241,7 +238,7 @@ export class WantRouter {
     for (const ask of affected) {
       ask.state = 'failed'
       this.releaseSlot(ask)
-      this.stats.failovers++
+      this.tally.count('failovers')
       this.dispatch(ask.pending)
     }
     return affected.length
@@ -278,7 +275,7 @@ export class WantRouter {
 
     for (const pending of affected) {
       if (this.pending.get(pending.key) === pending && pending.parkedAt == null) {
-        this.stats.failovers++
+        this.tally.count('failovers')
         this.dispatch(pending)
       }
     }
@@ -304,7 +301,6 @@ export class WantRouter {
     this.pending.clear()
     this.providers.clear()
     this.recent.clear()
-    this.stats.pending = 0
   }
 
   private upgrade (pending: PendingWant): void {
@@ -367,7 +363,7 @@ export class WantRouter {
     this.reachable(pending)
     pending.asks.set(provider.key, ask)
     provider.asks.set(pending.key, ask)
-    this.stats.asks++
+    this.tally.count('asks')
 
     if (provider.inflight < this.init.maxAsksPerProvider) {
       this.send(ask)
@@ -472,7 +468,7 @@ export class WantRouter {
 
   private parkNow (pending: PendingWant): void {
     pending.parkedAt = Date.now()
-    this.stats.exhausted++
+    this.tally.count('exhausted')
     for (const { ledger, entry } of pending.wanters.values()) {
       this.init.exhausted(ledger, entry)
     }
@@ -487,7 +483,6 @@ export class WantRouter {
       return
     }
     this.pending.delete(pending.key)
-    this.stats.pending = this.pending.size
     this.reachable(pending)
 
     for (const ask of pending.asks.values()) {
@@ -546,8 +541,8 @@ export class WantRouter {
       this.init.log('%s: %c timed out on %p', this.init.name, ask.pending.cid, ask.provider.peer)
       ask.state = 'timed-out'
       this.releaseSlot(ask)
-      this.stats.timeouts++
-      this.stats.failovers++
+      this.tally.count('timeouts')
+      this.tally.count('failovers')
       silent.add(ask.provider)
       if (this.pending.get(ask.pending.key) === ask.pending) {
         this.dispatch(ask.pending)

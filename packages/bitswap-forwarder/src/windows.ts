@@ -94,11 +94,11 @@ export class PreloadWindows {
         }
       }
       if (!covered) {
-        this.init.counters.downstreamWantsDropped++
+        this.init.counters.count('downstreamWantsDropped')
         dropped.set(want.key, want)
         continue
       }
-      this.init.counters.windowWantsPassed++
+      this.init.counters.count('windowWantsPassed')
       passed.push(want)
     }
 
@@ -134,9 +134,9 @@ export class PreloadWindows {
       return true
     }
     if (admitted) {
-      this.init.counters.windowBlocksPassed++
+      this.init.counters.count('windowBlocksPassed')
     } else {
-      this.init.counters.windowBlocksRefused++
+      this.init.counters.count('windowBlocksRefused')
     }
     return admitted
   }
@@ -169,7 +169,7 @@ export class PreloadWindows {
         dropped.delete(want.key)
       }
       window.wantsPassed += covered.length
-      this.init.counters.windowWantsPassed += covered.length
+      this.init.counters.count('windowWantsPassed', covered.length)
       this.init.log('preload window %d passes %d earlier wants of %p', window.id, covered.length, state.peer)
       const ledgers = this.init.ledgers
       ledgers.apply(ledgers.ledgerFor(state, 'downstream'), { full: false, wants: covered })
