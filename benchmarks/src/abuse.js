@@ -13,7 +13,8 @@
  *    the first wave, which pays the fixed warm-up costs; the cold figure is
  *    printed too) and with the second wave connected, give its memory per
  *    connected peer (target: at most 100 KiB). After they hang up again,
- *    the same figures say what is retained.
+ *    the same figures say what is retained; `--waves` rounds in all show
+ *    whether anything grows from one to the next.
  * 2. An honest client during a want flood: `--flooders` peers each send one
  *    wantlist of `--flood-wants` random want-haves (34 × 2,000 fill the
  *    default table of 65,536), then a stock Helia client (a fresh process
@@ -22,14 +23,15 @@
  *
  *   node src/abuse.js [--json] [--peers N=1000] [--peer-procs N=4]
  *        [--idle-wants N=5] [--flooders N=34] [--flood-wants N=2000]
- *        [--file MiB=1] [--rounds N=3] [--phases memory,flood] [--timeout s=600]
+ *        [--file MiB=1] [--rounds N=3] [--waves N=4] [--phases memory,flood]
+ *        [--timeout s=600]
  */
 
 import { requirePositiveIntegers, setupBenchmark, stopAll } from './harness.js'
 import { KiB, MiB, fmt, median, round, table } from './stats.js'
 
 const bench = setupBenchmark({
-  usage: 'node src/abuse.js [--json] [--peers N=1000] [--peer-procs N=4] [--idle-wants N=5] [--flooders N=34] [--flood-wants N=2000] [--file MiB=1] [--rounds N=3] [--phases memory,flood] [--timeout s=600]',
+  usage: 'node src/abuse.js [--json] [--peers N=1000] [--peer-procs N=4] [--idle-wants N=5] [--flooders N=34] [--flood-wants N=2000] [--file MiB=1] [--rounds N=3] [--waves N=4] [--phases memory,flood] [--timeout s=600]',
   timeout: 600,
   options: {
     peers: '1000',
@@ -39,7 +41,8 @@ const bench = setupBenchmark({
     'flood-wants': '2000',
     file: '1',
     rounds: '3',
-    phases: 'memory,flood'
+    phases: 'memory,flood',
+    waves: '4'
   }
 })
 const { opts, say, start } = bench
@@ -52,7 +55,8 @@ const FLOOD_WANTS = Number(opts['flood-wants'])
 const FILE_BYTES = Math.round(Number(opts.file) * MiB)
 const ROUNDS = Number(opts.rounds)
 const PHASES = new Set(opts.phases.split(',').map(s => s.trim()))
-requirePositiveIntegers({ peers: PEERS, 'peer-procs': PEER_PROCS, 'idle-wants': IDLE_WANTS, flooders: FLOODERS, 'flood-wants': FLOOD_WANTS, file: FILE_BYTES, rounds: ROUNDS })
+const WAVES = Math.max(2, Number(opts.waves))
+requirePositiveIntegers({ waves: WAVES,  peers: PEERS, 'peer-procs': PEER_PROCS, 'idle-wants': IDLE_WANTS, flooders: FLOODERS, 'flood-wants': FLOOD_WANTS, file: FILE_BYTES, rounds: ROUNDS })
 
 const TARGET_KIB_PER_PEER = 100
 const mib = (bytes) => bytes / MiB
@@ -148,7 +152,17 @@ async function memoryPhase () {
     const trackedAfter = (await proxy.call('stats')).trackedWants
     const peerStoreAfter = await proxy.call('peer-store-size')
 
-    return { connected, connectSeconds, proxyConnections, wantsIn, trackedWants: stats.trackedWants, upstreamPeers: stats.upstreamPeers, cold, idle, withPeers, after, trackedAfter, peerStoreAfter }
+    // more waves: does anything grow from one to the next?
+    const laterWaves = []
+    for (let w = 3; w <= WAVES; w++) {
+      await wave(procs, proxy, target)
+      const connectedRss = (await proxy.call('memory', { gc: true })).rss
+      await leave(procs, proxy)
+      const m = await proxy.call('memory', { gc: true })
+      laterWaves.push({ wave: w, connectedRss, rss: m.rss, heapUsed: m.heapUsed })
+    }
+
+    return { connected, connectSeconds, proxyConnections, wantsIn, trackedWants: stats.trackedWants, upstreamPeers: stats.upstreamPeers, cold, idle, withPeers, after, trackedAfter, peerStoreAfter, laterWaves }
   } finally {
     await stopAll([...procs, proxy, downstream])
   }
@@ -230,6 +244,9 @@ bench.run(async () => {
       ['external', `${fmt(mib(m.cold.external), 1)} MiB`, `${fmt(mib(m.idle.external), 1)} MiB`, `${fmt(mib(m.withPeers.external), 1)} MiB`, `${fmt((m.withPeers.external - m.idle.external) / m.connected / KiB, 1)} KiB`, `${fmt(mib(m.after.external), 1)} MiB`]
     ]).split('\n').map(l => `  ${l}`).join('\n'))
     say(`  RSS per connected peer / target (${TARGET_KIB_PER_PEER} KiB) = ${fmt(perPeer / KiB / TARGET_KIB_PER_PEER, 2)}${perPeer / KiB > TARGET_KIB_PER_PEER ? '  ** over the target **' : ''}; after they left: RSS ${fmt(m.after.rss / m.idle.rss, 2)} × idle, heap ${fmt(m.after.heapUsed / m.idle.heapUsed, 2)} × idle, ${m.trackedAfter} wants still tracked, ${m.peerStoreAfter} peers in libp2p's peer store (kept until maxPeerAge)`)
+    if (m.laterWaves.length > 0) {
+      say(`  waves ${[2, ...m.laterWaves.map(w => w.wave)].join(', ')}: proxy RSS with the peers ${[m.withPeers.rss, ...m.laterWaves.map(w => w.connectedRss)].map(r => fmt(mib(r), 1)).join(', ')} MiB; after they left ${[m.after.rss, ...m.laterWaves.map(w => w.rss)].map(r => fmt(mib(r), 1)).join(', ')} MiB (heap ${[m.after.heapUsed, ...m.laterWaves.map(w => w.heapUsed)].map(r => fmt(mib(r), 1)).join(', ')} MiB)`)
+    }
   }
 
   if (PHASES.has('flood')) {
