@@ -1,7 +1,9 @@
 /**
  * Builds the static site into dist/: src/index.html, and src/app.js bundled
- * with esbuild for browsers (ES2022 modules, minified, with a source map).
- * Prints the bundle's size, raw and gzipped.
+ * with esbuild for browsers (ES2022 modules, minified, with a source map);
+ * the same for the other pages in PAGES (src/<name>.html, its script
+ * src/<name>.page.js bundled to dist/<name>.js). Prints each bundle's size,
+ * raw and gzipped.
  *
  * `node build.js`, or `npm run build --workspace examples/browser-app` from
  * the repository root.
@@ -19,19 +21,28 @@ const here = fileURLToPath(new URL('.', import.meta.url))
 export const DIST = join(here, 'dist')
 
 /**
+ * The pages beside index.html: src/<name>.html, whose script
+ * src/<name>.page.js is bundled to dist/<name>.js
+ */
+export const PAGES = ['slices', 'mesh']
+
+/**
  * Builds the site; resolves with the bundle's size in bytes, raw and gzipped
  *
  * @param {{ quiet?: boolean }} [options]
- * @returns {Promise<{ bytes: number, gzipBytes: number, dir: string }>}
+ * @returns {Promise<{ bytes: number, gzipBytes: number, dir: string, pages: Record<string, { bytes: number, gzipBytes: number }> }>}
  */
 export async function build (options = {}) {
   await rm(DIST, { recursive: true, force: true })
   await mkdir(DIST, { recursive: true })
 
-  await esbuild.build({
+  const result = await esbuild.build({
     absWorkingDir: here,
-    entryPoints: ['src/app.js'],
-    outfile: join(DIST, 'app.js'),
+    entryPoints: {
+      app: 'src/app.js',
+      ...Object.fromEntries(PAGES.map(name => [name, `src/${name}.page.js`]))
+    },
+    outdir: DIST,
     bundle: true,
     format: 'esm',
     platform: 'browser',
@@ -48,16 +59,35 @@ export async function build (options = {}) {
       'process.env.NODE_ENV': '"production"',
       global: 'globalThis'
     },
+    // @kitsune/hole-punch's entry point also exports its Node-only parts
+    // (node:dgram, node:net); the page uses none of them and, the package
+    // being free of side effects, they are dropped. An import of node:*
+    // left in a bundle fails the build below.
+    external: ['node:*'],
+    metafile: true,
     logLevel: options.quiet === true ? 'silent' : 'warning'
   })
-  await copyFile(join(here, 'src', 'index.html'), join(DIST, 'index.html'))
-
-  const bundle = await readFile(join(DIST, 'app.js'))
-  const size = { bytes: bundle.byteLength, gzipBytes: gzipSync(bundle, { level: 9 }).byteLength, dir: DIST }
-  if (options.quiet !== true) {
-    console.log(`dist/app.js: ${kib(size.bytes)} (${kib(size.gzipBytes)} gzipped)`)
+  for (const [file, output] of Object.entries(result.metafile.outputs)) {
+    const left = output.imports.filter(i => i.external).map(i => i.path)
+    if (left.length > 0) {
+      throw new Error(`${file} still imports ${left.join(', ')}: a browser cannot load it`)
+    }
   }
-  return size
+  await copyFile(join(here, 'src', 'index.html'), join(DIST, 'index.html'))
+  for (const name of PAGES) {
+    await copyFile(join(here, 'src', `${name}.html`), join(DIST, `${name}.html`))
+  }
+
+  /** @type {Record<string, { bytes: number, gzipBytes: number }>} */
+  const pages = {}
+  for (const name of ['app', ...PAGES]) {
+    const bundle = await readFile(join(DIST, `${name}.js`))
+    pages[name] = { bytes: bundle.byteLength, gzipBytes: gzipSync(bundle, { level: 9 }).byteLength }
+    if (options.quiet !== true) {
+      console.log(`dist/${name}.js: ${kib(pages[name].bytes)} (${kib(pages[name].gzipBytes)} gzipped)`)
+    }
+  }
+  return { ...pages.app, dir: DIST, pages }
 }
 
 /** @param {number} bytes */
