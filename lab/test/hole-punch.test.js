@@ -1,0 +1,66 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { createLab } from '../src/lab.js'
+import { assertBuilt, punchOnce, startRelays } from '../src/scenario.js'
+
+describe('hole punching through the lab (kitsune relay / kitsune peer processes)', () => {
+  let lab
+  let relays
+  before(async () => {
+    assertBuilt()
+    lab = createLab()
+    relays = await startRelays(lab, 2)
+  })
+  after(async () => { await lab?.destroy() })
+
+  it('cone ↔ cone over TCP punches; the protocol afterwards runs on the direct connection between the routers', async () => {
+    const a = lab.addNatPeer('ca', 'cone')
+    const b = lab.addNatPeer('cb', 'cone')
+    const r = await punchOnce(lab, relays, a, b)
+    const reach = r.a.events.find(e => e.event === 'reachability')
+    assert.equal(reach.status, 'not-reachable', 'behind a cone NAT with two AutoNAT servers')
+    assert.equal(r.end.event, 'direct', JSON.stringify(r.a.events))
+    assert.equal(r.end.transport, 'tcp')
+    assert.ok(!r.end.remoteAddr.includes('/p2p-circuit'))
+    assert.ok(r.end.remoteAddr.startsWith(`/ip4/${b.publicAddr}/tcp/`), `${r.end.remoteAddr} is B's router`)
+    assert.ok(r.end.ms < 5000, `relayed→direct ${r.end.ms} ms`)
+    assert.equal(r.protocol.event, 'protocol', JSON.stringify(r.protocol))
+    assert.ok(!r.protocol.remoteAddr.includes('/p2p-circuit'), r.protocol.remoteAddr)
+    assert.ok(r.protocol.remoteAddr.startsWith(`/ip4/${b.publicAddr}/tcp/`))
+    // and B saw A at A's router
+    const bDirect = await r.b.waitFor(e => e.event === 'direct', 5000, 'B direct')
+    assert.ok(bDirect.remoteAddr.startsWith(`/ip4/${a.publicAddr}/tcp/`), bDirect.remoteAddr)
+  })
+
+  it('symmetric ↔ symmetric reports punch-failed cleanly and the relayed connection keeps working', async () => {
+    const a = lab.addNatPeer('sa', 'symmetric')
+    const b = lab.addNatPeer('sb', 'symmetric')
+    const r = await punchOnce(lab, relays, a, b, { timeout: 60_000 })
+    assert.equal(r.end.event, 'punch-failed', JSON.stringify(r.a.events))
+    assert.equal(typeof r.end.reason, 'string')
+    assert.equal(r.protocol.event, 'protocol', JSON.stringify(r.protocol))
+    assert.ok(r.protocol.remoteAddr.includes('/p2p-circuit'), r.protocol.remoteAddr)
+    assert.equal(r.a.events.filter(e => e.event === 'error').length, 0, JSON.stringify(r.a.events))
+  })
+
+  it('a peer behind a port-forward says reachable and takes no reservation', async () => {
+    const { startPeer } = await import('../src/scenario.js')
+    const f = lab.addNatPeer('fw', 'port-forwarded', { forwardPorts: [4001] })
+    const p = startPeer(lab, f, relays)
+    const reach = await p.waitFor(e => e.event === 'reachability', 30_000, 'reachability')
+    assert.equal(reach.status, 'reachable')
+    await p.kill()
+    assert.equal(p.events.filter(e => e.event === 'reservation').length, 0)
+  })
+
+  it('the stock js-libp2p stack (tcp + dcutr) does not punch through the same cone NATs', async () => {
+    const a = lab.addNatPeer('ka', 'cone')
+    const b = lab.addNatPeer('kb', 'cone')
+    const r = await punchOnce(lab, relays, a, b, { stock: true })
+    // what happens: the relayed connection comes up, DCUtR runs, no direct connection appears
+    assert.equal(r.relayed.event, 'relayed')
+    assert.equal(r.end.event, 'punch-failed', JSON.stringify(r.a.events))
+    assert.equal(r.protocol.event, 'protocol', 'the relayed connection still carries a protocol')
+    assert.ok(r.protocol.remoteAddr.includes('/p2p-circuit'))
+  })
+})

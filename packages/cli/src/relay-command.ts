@@ -1,0 +1,104 @@
+/**
+ * `kitsune relay`: a public node for hole punching — Circuit Relay v2 hop
+ * with limits, DHT server, AutoNAT server with a public-address policy,
+ * identify, ping and optionally STUN (`relayServerServices` of
+ * `@kitsune/hole-punch`). Contacts only its --bootstrap peers and the peers
+ * that come to it.
+ */
+
+import { AddressPolicy, relayServerServices } from '@kitsune/hole-punch'
+import { loadOrCreateKeyFile } from '@kitsune/proxy'
+import { logger } from '@libp2p/logger'
+import { noise } from '@libp2p/noise'
+import { ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { yamux } from '@libp2p/yamux'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p } from 'libp2p'
+import { runDaemon } from './command.ts'
+import { CommandError } from './errors.ts'
+import type { OutputStreams } from './output.ts'
+import type { RelayOptions } from './schema/relay.ts'
+import type { StunServer } from '@kitsune/hole-punch'
+import type { Libp2p } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+const log = logger('kitsune:cli:relay')
+
+/** Whether a dial target is allowed: public under the policy, or loopback */
+export function allowedDial (policy: AddressPolicy, ma: Multiaddr): boolean {
+  const ip = ma.getComponents().find(c => c.name === 'ip4' || c.name === 'ip6')?.value
+  if (ip == null) {
+    return true
+  }
+  return policy.isPublicIp(ip) || ip.startsWith('127.') || ip === '::1'
+}
+
+export interface RunningRelay {
+  libp2p: Libp2p
+  stun: string | null
+  stop(): Promise<void>
+}
+
+/**
+ * Starts a relay from validated options
+ */
+export async function startRelay (options: RelayOptions): Promise<RunningRelay> {
+  const privateKey = options.key != null ? (await loadOrCreateKeyFile(options.key)).privateKey : undefined
+  const policy = new AddressPolicy(options.publicCidr)
+  let node: Libp2p
+  try {
+    node = await createLibp2p({
+      privateKey,
+      addresses: { listen: options.listen, announce: options.announce },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      connectionGater: { denyDialMultiaddr: async (ma: Multiaddr) => !allowedDial(policy, ma) },
+      connectionManager: { inboundConnectionThreshold: 100, maxConnections: 512 },
+      services: {
+        ...relayServerServices({ publicCidrs: options.publicCidr, stunListen: options.stunListen }),
+        ping: ping({ runOnLimitedConnection: true })
+      }
+    }) as unknown as Libp2p
+  } catch (err: any) {
+    throw new CommandError(`cannot start the relay: ${err.message}`, { cause: err })
+  }
+  for (const b of options.bootstrap) {
+    try {
+      await node.dial(multiaddr(b), { signal: AbortSignal.timeout(10_000) })
+    } catch (err: any) {
+      log.error('bootstrap %s unreachable - %e', b, err)
+    }
+  }
+  const stun = (node.services as any).stun as StunServer | undefined
+  return {
+    libp2p: node,
+    stun: stun?.address ?? null,
+    stop: async () => { await node.stop() }
+  }
+}
+
+/**
+ * Runs `kitsune relay` until SIGINT or SIGTERM
+ */
+export async function runRelay (options: RelayOptions, streams?: OutputStreams): Promise<number> {
+  return runDaemon<RunningRelay>({
+    command: 'relay',
+    json: options.json,
+    streams,
+    log,
+    start: async () => startRelay(options),
+    ready: (running, output) => {
+      output.info(`peer id      ${running.libp2p.peerId.toString()}`)
+      running.libp2p.getMultiaddrs().forEach(ma => { output.info(`listening on ${ma.toString()}`) })
+      output.info(`stun         ${running.stun ?? 'off'}`)
+      output.emit({
+        event: 'ready',
+        peerId: running.libp2p.peerId.toString(),
+        multiaddrs: running.libp2p.getMultiaddrs().map(ma => ma.toString()),
+        stun: running.stun
+      } as any)
+    }
+  })
+}

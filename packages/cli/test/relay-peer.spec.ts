@@ -1,0 +1,79 @@
+import { createSocket } from 'node:dgram'
+import { expect } from 'aegir/chai'
+import { JsonProcess, run } from './fixtures.ts'
+
+describe('kitsune relay / kitsune peer', () => {
+  it('relay --help and peer --help list every flag of the contract', async () => {
+    const relay = await run(['relay', '--help'])
+    expect(relay.code).to.equal(0)
+    for (const f of ['--listen', '--announce', '--bootstrap', '--stun-listen', '--key', '--public-cidr', '--json']) {
+      expect(relay.stdout).to.include(f)
+    }
+    const peer = await run(['peer', '--help'])
+    expect(peer.code).to.equal(0)
+    for (const f of ['--bootstrap', '--punch-port', '--transports', '--dial', '--key', '--public-cidr', '--json']) {
+      expect(peer.stdout).to.include(f)
+    }
+  })
+
+  it('refuses missing or bad flags with exit 2 and a message naming them', async () => {
+    expect((await run(['relay'])).stderr).to.match(/listen is required/)
+    expect((await run(['relay'])).code).to.equal(2)
+    expect((await run(['peer'])).stderr).to.match(/bootstrap is required/)
+    const cidr = await run(['relay', '--listen', '/ip4/127.0.0.1/tcp/0', '--public-cidr', '198.18.0.0/40'])
+    expect(cidr.code).to.equal(2)
+    expect(cidr.stderr).to.include('198.18.0.0/40')
+    const stun = await run(['relay', '--listen', '/ip4/127.0.0.1/tcp/0', '--stun-listen', 'nope'])
+    expect(stun.code).to.equal(2)
+    const transports = await run(['peer', '--bootstrap', '/ip4/127.0.0.1/tcp/1/p2p/12D3KooWGRUVh2VNEc8a2bXk9TzUhfY5ZJgJMpdAkYV8ZQu4X1oN', '--transports', 'quic'])
+    expect(transports.code).to.equal(2)
+    expect(transports.stderr).to.include('quic')
+  })
+
+  it('relay --json: the first line is ready with peerId, multiaddrs and the STUN address; STUN answers; SIGTERM stops it', async () => {
+    const relay = new JsonProcess(['relay', '--listen', '/ip4/127.0.0.1/tcp/0', '--stun-listen', '127.0.0.1:0', '--json'])
+    try {
+      const ready = await relay.event('ready')
+      expect(relay.events[0]).to.equal(ready)
+      expect(Object.keys(ready)).to.deep.equal(['event', 'peerId', 'multiaddrs', 'stun'])
+      expect(ready.multiaddrs[0]).to.match(/^\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\//)
+      expect(ready.stun).to.match(/^127\.0\.0\.1:\d+$/)
+      const sock = createSocket('udp4')
+      const req = Buffer.alloc(20)
+      req.writeUInt16BE(1, 0)
+      req.writeUInt32BE(0x2112A442, 4)
+      const res = await new Promise<Buffer>(resolve => {
+        sock.once('message', resolve)
+        sock.send(req, Number(ready.stun.split(':')[1]), '127.0.0.1')
+      })
+      sock.close()
+      expect(res.readUInt16BE(0)).to.equal(0x0101)
+      const exit = await relay.stop('SIGTERM')
+      expect(exit.code).to.equal(0)
+      expect(relay.events.at(-1).event).to.equal('stopped')
+    } finally {
+      relay.kill()
+    }
+  })
+
+  it('relay without --stun-listen says "stun": null; a peer bootstraps to it and reports ready and reachability', async () => {
+    const relay = new JsonProcess(['relay', '--listen', '/ip4/127.0.0.1/tcp/0', '--json'])
+    try {
+      const ready = await relay.event('ready')
+      expect(ready.stun).to.equal(null)
+      const peer = new JsonProcess(['peer', '--bootstrap', ready.multiaddrs[0], '--json'])
+      try {
+        const pReady = await peer.event('ready')
+        expect(Object.keys(pReady)).to.deep.equal(['event', 'peerId'])
+        const reach = await peer.event('reachability')
+        expect(['reachable', 'not-reachable', 'unknown']).to.include(reach.status)
+        expect((await peer.stop('SIGINT')).code).to.equal(0)
+      } finally {
+        peer.kill()
+      }
+    } finally {
+      await relay.stop()
+      relay.kill()
+    }
+  })
+})

@@ -1,0 +1,88 @@
+import { waitFor } from '@kitsune/test-support'
+import { multiaddr } from '@multiformats/multiaddr'
+import { expect } from 'aegir/chai'
+import { PUNCH_TCP_TAG, detectPunchSupport } from '../src/index.ts'
+import { punchNode, tcpHandles } from './fixtures.ts'
+import type { PunchTCP } from '../src/index.ts'
+import type { Libp2p } from '@libp2p/interface'
+
+function transportOf (node: Libp2p<any>): PunchTCP {
+  return (node as any).components.transportManager.getTransports().find((t: any) => t[Symbol.toStringTag] === PUNCH_TCP_TAG)
+}
+
+describe('punch TCP transport', () => {
+  let a: Libp2p<any>
+  let b: Libp2p<any>
+  let handlesBefore: number
+
+  before(() => {
+    handlesBefore = tcpHandles()
+  })
+
+  beforeEach(async () => {
+    a = await punchNode()
+    b = await punchNode()
+  })
+
+  afterEach(async () => {
+    await a?.stop()
+    await b?.stop()
+  })
+
+  after(async () => {
+    await waitFor(() => tcpHandles() <= handlesBefore, 5000, 'no leaked TCP handles')
+  })
+
+  it('feature-detects reusePort listeners and net.BoundSocket on this Node.js', () => {
+    const s = detectPunchSupport()
+    expect(s.reusePortListen).to.be.true()
+    expect(s.boundSocket).to.be.true()
+    expect(transportOf(a).mode).to.equal('reuse-port')
+  })
+
+  it('listens, dials from its punch port, and carries a protocol', async () => {
+    const port = transportOf(a).punchPort
+    expect(port).to.be.a('number')
+    const conn = await a.dial(b.getMultiaddrs()[0])
+    expect(transportOf(a).isPunchPortConnection(conn)).to.be.true()
+    const rtt = await a.services.ping.ping(b.peerId)
+    expect(rtt).to.be.a('number')
+    // b sees a coming from a's listen (punch) port
+    const inbound = b.getConnections(a.peerId)[0]
+    expect(inbound.remoteAddr.toString()).to.include(`/tcp/${port}`)
+  })
+
+  it('identify observations of punch-port connections become punch candidates', async () => {
+    await a.dial(b.getMultiaddrs()[0])
+    await waitFor(() => transportOf(a).observed.getCandidates().length > 0, 5000, 'a candidate')
+    expect(transportOf(a).observed.getCandidates()[0].toString()).to.equal(`/ip4/127.0.0.1/tcp/${transportOf(a).punchPort}`)
+  })
+
+  it('completes a simultaneous open from both punch ports with the DCUtR roles', async () => {
+    const ta = transportOf(a)
+    const tb = transportOf(b)
+    const [ca, cb] = await Promise.all([
+      ta.punch(multiaddr(`/ip4/127.0.0.1/tcp/${tb.punchPort}/p2p/${b.peerId.toString()}`), { initiator: true }),
+      tb.punch(multiaddr(`/ip4/127.0.0.1/tcp/${ta.punchPort}/p2p/${a.peerId.toString()}`), { initiator: false })
+    ])
+    expect(ca.remotePeer.equals(b.peerId)).to.be.true()
+    expect(cb.remotePeer.equals(a.peerId)).to.be.true()
+    expect(ca.limits).to.be.undefined()
+    const stream = await ca.newStream('/ipfs/ping/1.0.0')
+    await stream.close()
+  })
+
+  it('rejects a dial aborted before it starts, and a refused one, with errors', async () => {
+    const controller = new AbortController()
+    controller.abort()
+    await expect(a.dial(b.getMultiaddrs()[0], { signal: controller.signal })).to.eventually.be.rejected()
+    await expect(a.dial(multiaddr(`/ip4/127.0.0.1/tcp/1/p2p/${b.peerId.toString()}`))).to.eventually.be.rejected()
+  })
+
+  it('gives up a punch to a silent address after its timeout', async () => {
+    const start = Date.now()
+    // 192.0.2.0/24 (TEST-NET-1) is unroutable: the SYN goes nowhere
+    await expect(transportOf(a).punch(multiaddr('/ip4/192.0.2.1/tcp/4001'), { initiator: true, timeout: 300 })).to.eventually.be.rejected()
+    expect(Date.now() - start).to.be.lessThan(3000)
+  })
+})
