@@ -18,7 +18,6 @@ const attempts = Number(opt('attempts', '20'))
 const pairs = opt('pairs', 'cone-cone,cone-rst-cone-rst,cone-symmetric,symmetric-symmetric').split(',')
 const methods = opt('methods', 'stock-tcp,kitsune-tcp,kitsune-webrtc,stock-quic').split(',')
 const NOT_IMPLEMENTED = {
-  'kitsune-webrtc': 'known broken: the WebRTC dial (signalling over the relay, ICE servers from the relays\' STUN) times out in the lab; not measured',
   'stock-quic': 'not measured (expected to fail: @chainsafe/libp2p-quic dials from another UDP socket, js-libp2p-quic#68)'
 }
 

@@ -32,6 +32,26 @@ describe('hole punching through the lab (kitsune relay / kitsune peer processes)
     assert.ok(bDirect.remoteAddr.startsWith(`/ip4/${a.publicAddr}/tcp/`), bDirect.remoteAddr)
   })
 
+  it('cone ↔ cone over WebRTC with relay-served STUN punches; the connection that carries a protocol afterwards is a direct WebRTC connection', async () => {
+    const a = lab.addNatPeer('wa', 'cone')
+    const b = lab.addNatPeer('wb', 'cone')
+    const r = await punchOnce(lab, relays, a, b, { transports: 'tcp,webrtc' })
+    assert.equal(r.end.event, 'direct', JSON.stringify(r.a.events))
+    assert.equal(r.end.transport, 'webrtc')
+    assert.ok(r.end.remoteAddr.endsWith(`/webrtc/p2p/${r.bPeerId}`), r.end.remoteAddr)
+    assert.ok(r.end.ms < 10_000, `relayed→direct ${r.end.ms} ms`)
+    assert.equal(r.protocol.event, 'protocol', JSON.stringify(r.protocol))
+    // a WebRTC connection (named by its signalling path), not the limited relayed one
+    assert.ok(r.protocol.remoteAddr.endsWith(`/webrtc/p2p/${r.bPeerId}`), r.protocol.remoteAddr)
+    // and its packets went straight between the two routers: A's router
+    // tracks a UDP flow to B's router that was answered (no TURN exists, the
+    // relays only answer STUN)
+    const flows = lab.exec(a.gw, 'cat', ['/proc/net/nf_conntrack']).split('\n')
+      .filter(l => /\budp\b/.test(l) && l.includes(`src=${b.publicAddr} dst=${a.publicAddr}`))
+    assert.ok(flows.length > 0, `no UDP flow between ${a.publicAddr} and ${b.publicAddr}`)
+    assert.ok(flows.some(l => !l.includes('[UNREPLIED]')), flows.join('\n'))
+  })
+
   it('symmetric ↔ symmetric reports punch-failed cleanly and the relayed connection keeps working', async () => {
     const a = lab.addNatPeer('sa', 'symmetric')
     const b = lab.addNatPeer('sb', 'symmetric')

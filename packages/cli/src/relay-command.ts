@@ -12,6 +12,7 @@ import { logger } from '@libp2p/logger'
 import { noise } from '@libp2p/noise'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
+import { webSockets } from '@libp2p/websockets'
 import { yamux } from '@libp2p/yamux'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
@@ -20,7 +21,7 @@ import { CommandError } from './errors.ts'
 import type { OutputStreams } from './output.ts'
 import type { RelayOptions } from './schema/relay.ts'
 import type { StunServer } from '@kitsune/hole-punch'
-import type { Libp2p } from '@libp2p/interface'
+import type { Libp2p, Transport } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 const log = logger('kitsune:cli:relay')
@@ -32,6 +33,19 @@ export function allowedDial (policy: AddressPolicy, ma: Multiaddr): boolean {
     return true
   }
   return policy.isPublicIp(ip) || ip.startsWith('127.') || ip === '::1'
+}
+
+/**
+ * The relay's transports: TCP always (AutoNAT dial-backs and TCP listen
+ * addresses), plus WebSockets when a listen or announce address is `/ws`
+ * so browsers can reach the relay
+ */
+export function relayTransports (listen: string[], announce: string[] = []): Array<(components: any) => Transport> {
+  const transports: Array<(components: any) => Transport> = [tcp()]
+  if ([...listen, ...announce].some(a => multiaddr(a).getComponents().some(c => c.name === 'ws' || c.name === 'wss'))) {
+    transports.push(webSockets())
+  }
+  return transports
 }
 
 export interface RunningRelay {
@@ -51,7 +65,7 @@ export async function startRelay (options: RelayOptions): Promise<RunningRelay> 
     node = await createLibp2p({
       privateKey,
       addresses: { listen: options.listen, announce: options.announce },
-      transports: [tcp()],
+      transports: relayTransports(options.listen, options.announce),
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       connectionGater: { denyDialMultiaddr: async (ma: Multiaddr) => !allowedDial(policy, ma) },

@@ -7,7 +7,7 @@
 
 import { readFile } from 'node:fs/promises'
 import { getGenesis } from '@ethereumjs/genesis'
-import { genesisSource, sliceGossip, sliceSync } from '@kitsune/slice-sync'
+import { genesisSource, jsonRpcSource, sliceGossip, sliceSync } from '@kitsune/slice-sync'
 import { identify } from '@libp2p/identify'
 import { logger } from '@libp2p/logger'
 import { noise } from '@libp2p/noise'
@@ -112,16 +112,16 @@ function emitter (output: Output, json: boolean) {
  * Runs `kitsune slices bridge` until SIGINT or SIGTERM
  */
 export async function runSlicesBridge (options: SlicesBridgeOptions, streams?: OutputStreams): Promise<number> {
-  if (options.rpc != null) {
-    throw new CommandError('--rpc: the JSON-RPC state source is not implemented yet; use --genesis alone')
-  }
   const alloc = await loadGenesis(options.genesis as string)
+  // with --rpc: the genesis state, then the client's heads (changed accounts
+  // from its traces, values checked against eth_getProof)
+  const source = options.rpc == null ? genesisSource(alloc) : jsonRpcSource({ url: options.rpc, genesis: alloc })
   return runDaemon<SliceNode>({
     command: 'slices bridge',
     json: options.json,
     streams,
     log,
-    start: async () => startSliceNode(options.listen, { source: genesisSource(alloc) }),
+    start: async () => startSliceNode(options.listen, { source }),
     ready: (node, output) => {
       const s = node.services.sliceSync
       const multiaddrs = node.getMultiaddrs().map(String)
@@ -137,6 +137,9 @@ export async function runSlicesBridge (options: SlicesBridgeOptions, streams?: O
       const emit = emitter(output, options.json)
       node.services.sliceSync.addEventListener('block', (evt) => {
         emit({ event: 'block', number: Number(evt.detail.number), hash: evt.detail.hash, stateRoot: evt.detail.stateRoot }, `block        ${evt.detail.number} ${evt.detail.hash} state root ${evt.detail.stateRoot}`)
+      })
+      node.services.sliceSync.addEventListener('source:error', (evt) => {
+        emit({ event: 'warning', message: `state source: ${evt.detail.message}` }, `warning: state source: ${evt.detail.message}`)
       })
     }
   })
@@ -189,7 +192,7 @@ export async function runSlicesNode (options: SlicesNodeOptions, streams?: Outpu
  * with the reason
  */
 export async function runSlicesAccount (options: SlicesAccountOptions, streams: OutputStreams = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
-  const node = await startSliceNode(['/ip4/127.0.0.1/tcp/0'], { replication: 0, radius: 0 })
+  const node = await startSliceNode(['/ip4/127.0.0.1/tcp/0'], { replication: 0, maxSlices: 0 })
   try {
     const s = node.services.sliceSync
     let root = options.root

@@ -15,6 +15,7 @@ import { create as createKuboClient } from 'kubo-rpc-client'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
+import { COMMANDS } from '../src/commands.ts'
 import { SAMPLE_FILE } from '../src/embedded.ts'
 import { JsonProcess, readBlock, run, runBinary, startHuman } from './fixtures.ts'
 import type { BaseServices, TestHelia } from '@kitsune/test-support'
@@ -227,7 +228,7 @@ describe('kitsune', function () {
         }
       }
       const unknown = await run(['frobnicate'])
-      expect(unknown.stderr).to.include('known: proxy, node, get, help')
+      expect(unknown.stderr).to.include(`known: ${Object.keys(COMMANDS).join(', ')}, help`)
     })
 
     it('a bad config file exits 2', async () => {

@@ -1,5 +1,11 @@
 import { createSocket } from 'node:dgram'
+import { identify } from '@libp2p/identify'
+import { noise } from '@libp2p/noise'
+import { webSockets } from '@libp2p/websockets'
+import { yamux } from '@libp2p/yamux'
+import { multiaddr } from '@multiformats/multiaddr'
 import { expect } from 'aegir/chai'
+import { createLibp2p } from 'libp2p'
 import { JsonProcess, run } from './fixtures.ts'
 
 describe('kitsune relay / kitsune peer', () => {
@@ -72,6 +78,37 @@ describe('kitsune relay / kitsune peer', () => {
         peer.kill()
       }
     } finally {
+      await relay.stop()
+      relay.kill()
+    }
+  })
+  it('relay --listen /ws: ready announces a /ws address; a WebSockets libp2p node connects over it and identify lists the Circuit Relay v2 hop', async () => {
+    const relay = new JsonProcess(['relay', '--listen', '/ip4/127.0.0.1/tcp/0/ws', '--json'])
+    const client = await createLibp2p({
+      transports: [webSockets()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      connectionGater: { denyDialMultiaddr: () => false },
+      services: { identify: identify() }
+    })
+    try {
+      const ready = await relay.event('ready')
+      expect(Object.keys(ready)).to.deep.equal(['event', 'peerId', 'multiaddrs', 'stun'])
+      const ws = ready.multiaddrs.find((a: string) => /^\/ip4\/127\.0\.0\.1\/tcp\/\d+\/ws\/p2p\//.test(a))
+      expect(ws, ready.multiaddrs.join(' ')).to.be.a('string')
+      const identified = new Promise<string[]>(resolve => {
+        client.addEventListener('peer:identify', evt => {
+          if (evt.detail.peerId.toString() === ready.peerId) {
+            resolve(evt.detail.protocols)
+          }
+        })
+      })
+      const connection = await client.dial(multiaddr(ws), { signal: AbortSignal.timeout(10_000) })
+      expect(connection.remotePeer.toString()).to.equal(ready.peerId)
+      expect(connection.remoteAddr.toString()).to.include('/ws')
+      expect(await identified).to.include('/libp2p/circuit/relay/0.2.0/hop')
+    } finally {
+      await client.stop()
       await relay.stop()
       relay.kill()
     }

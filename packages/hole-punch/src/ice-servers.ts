@@ -1,7 +1,7 @@
 import { serviceCapabilities } from '@libp2p/interface'
 import { getNetConfig } from '@libp2p/utils'
 import { STUN_ADDRESS_PROTOCOL } from './constants.ts'
-import type { AbortOptions, ComponentLogger, Logger, PeerStore } from '@libp2p/interface'
+import type { AbortOptions, ComponentLogger, Logger, PeerStore, Stream } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
 
 export interface IceServersComponents {
@@ -23,6 +23,68 @@ export interface IceServersInit {
    * @default 4
    */
   maxServers?: number
+}
+
+/** Largest STUN address answer accepted, bytes */
+const MAX_ANSWER = 256
+
+/**
+ * Reads the relay's one-JSON-object answer. Not `for await (… of stream)`:
+ * the relay sends its answer and closes at once, so the data and the remote
+ * close can arrive while multistream-select is still finishing, and an
+ * iterator started after that never ends (seen in the NAT lab: every WebRTC
+ * dial hung here, before signalling). Done as soon as the bytes parse, or
+ * when the remote end closes, or when `signal` aborts (the stream is aborted).
+ */
+async function readAnswer (stream: Stream, signal: AbortSignal): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    let text = ''
+    const done = (err?: Error): void => {
+      stream.removeEventListener('message', onMessage)
+      stream.removeEventListener('remoteCloseWrite', onEnd)
+      stream.removeEventListener('close', onEnd)
+      signal.removeEventListener('abort', onAbort)
+      if (err != null) {
+        stream.abort(err)
+        reject(err)
+        return
+      }
+      stream.close().catch(() => {})
+      resolve(text)
+    }
+    const complete = (): boolean => {
+      try {
+        JSON.parse(text)
+        return true
+      } catch {
+        return false
+      }
+    }
+    const onMessage = (evt: { data: { subarray(): Uint8Array } }): void => {
+      text += new TextDecoder().decode(evt.data.subarray())
+      if (text.length > MAX_ANSWER) {
+        done(new Error('STUN address answer too long'))
+      } else if (complete()) {
+        done()
+      }
+    }
+    const onEnd = (): void => {
+      if (complete()) {
+        done()
+      } else {
+        done(new Error('the relay closed the stream without a STUN address'))
+      }
+    }
+    const onAbort = (): void => { done(signal.reason instanceof Error ? signal.reason : new Error('aborted')) }
+    if (signal.aborted) {
+      onAbort()
+      return
+    }
+    stream.addEventListener('message', onMessage as any)
+    stream.addEventListener('remoteCloseWrite', onEnd)
+    stream.addEventListener('close', onEnd)
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
 }
 
 /** One ICE server entry, as RTCConfiguration wants it */
@@ -61,13 +123,7 @@ export class IceServersFromRelays {
       try {
         const signal = AbortSignal.any([AbortSignal.timeout(this.timeout), ...(options.signal != null ? [options.signal] : [])])
         const stream = await conn.newStream(STUN_ADDRESS_PROTOCOL, { signal })
-        let text = ''
-        for await (const chunk of stream) {
-          text += new TextDecoder().decode(chunk.subarray())
-          if (text.length > 256) {
-            throw new Error('STUN address answer too long')
-          }
-        }
+        const text = await readAnswer(stream, signal)
         const { host, port } = JSON.parse(text) as { host: string | null, port: number }
         const ip = host ?? getNetConfig(conn.remoteAddr).host
         if (Number.isInteger(port) && port > 0 && port < 65536 && typeof ip === 'string') {

@@ -131,7 +131,9 @@ export interface SliceSyncInit {
    */
   replication?: number
   /**
-   * Most slices this peer holds (its storage budget), nearest first
+   * Most slices this peer holds (its storage budget), nearest first. `0`
+   * makes a light peer: it holds and announces nothing, and answers
+   * `getAccount`/`getStorage` from its connected peers' proofs
    *
    * @default 64
    */
@@ -159,7 +161,10 @@ export interface SliceSyncInit {
    */
   network?: string
   /**
-   * The key of the gossipsub service in `services`
+   * The key of the gossipsub service in `services`. The service is optional:
+   * without it the peer neither announces its slices nor receives headers or
+   * deltas (it stays at its trusted root), but serves and queries ranges and
+   * proofs over the connections it has
    *
    * @default 'pubsub'
    */

@@ -101,6 +101,8 @@ export class DefaultSliceSync extends TypedEventEmitter<SliceSyncEvents> impleme
   private accountsHeld = 0
   private readonly counters = { requests: 0, responseBytes: 0, entryBytes: 0 }
   private adoptionOpen = false
+  /** `null` until looked up */
+  private pubsubService: PubSubLike | undefined | null = null
   private adoptionTimer?: ReturnType<typeof setTimeout>
   private readonly onMessage: (evt: any) => void
   private readonly onPeerConnect: () => void
@@ -117,7 +119,8 @@ export class DefaultSliceSync extends TypedEventEmitter<SliceSyncEvents> impleme
     }
     this.radius = positiveInt('radius', init.radius ?? C.DEFAULT_RADIUS, 0)
     this.replication = positiveInt('replication', init.replication ?? C.DEFAULT_REPLICATION, 0)
-    this.maxSlices = positiveInt('maxSlices', init.maxSlices ?? C.DEFAULT_MAX_SLICES)
+    // 0: a light peer that holds nothing and answers its queries from peers' proofs
+    this.maxSlices = positiveInt('maxSlices', init.maxSlices ?? C.DEFAULT_MAX_SLICES, 0)
     this.requestTimeout = positiveInt('requestTimeout', init.requestTimeout ?? C.DEFAULT_REQUEST_TIMEOUT)
     this.maxRangesInFlight = positiveInt('maxRangesInFlight', init.maxRangesInFlight ?? C.DEFAULT_MAX_RANGES_IN_FLIGHT)
     this.groupNibbles = Math.min(positiveInt('deltaGroupNibbles', init.deltaGroupNibbles ?? C.DEFAULT_DELTA_GROUP_NIBBLES, 0), this.sliceNibbles)
@@ -569,6 +572,15 @@ export class DefaultSliceSync extends TypedEventEmitter<SliceSyncEvents> impleme
 
   private async syncSlice (root: Uint8Array, slice: number): Promise<void> {
     const providers = this.providersOf(slice, bytesToHex(root))
+    if (providers.length === 0 && this.pubsub == null) {
+      // without pubsub nothing is announced: ask the connected peers (every
+      // answer is checked against the root all the same)
+      for (const connection of this.components.connectionManager.getConnections()) {
+        if (!this.bad.has(connection.remotePeer) && !providers.some(p => p.equals(connection.remotePeer)) && providers.length < this.maxPeersPerSlice) {
+          providers.push(connection.remotePeer)
+        }
+      }
+    }
     if (providers.length === 0) {
       throw new NoProviderError(`no peer announced slice ${slice}`)
     }
@@ -901,8 +913,20 @@ export class DefaultSliceSync extends TypedEventEmitter<SliceSyncEvents> impleme
 
   // ---- gossip ----
 
+  /**
+   * The pubsub service, or `undefined` when none is configured (libp2p's
+   * components throw for a missing service): without one, no announcements,
+   * headers or deltas are sent or received
+   */
   private get pubsub (): PubSubLike | undefined {
-    return (this.components as any)[this.init.pubsubService ?? C.DEFAULT_PUBSUB_SERVICE]
+    if (this.pubsubService === null) {
+      try {
+        this.pubsubService = (this.components as any)[this.init.pubsubService ?? C.DEFAULT_PUBSUB_SERVICE] ?? undefined
+      } catch {
+        this.pubsubService = undefined
+      }
+    }
+    return this.pubsubService ?? undefined
   }
 
   private topic (name: string): string {
@@ -927,7 +951,8 @@ export class DefaultSliceSync extends TypedEventEmitter<SliceSyncEvents> impleme
   }
 
   private announce (): void {
-    if (!this.running || this.root == null || this.pubsub == null) {
+    // a light peer (maxSlices 0) is not announced: nobody counts it as a holder
+    if (!this.running || this.root == null || this.maxSlices === 0 || this.pubsub == null) {
       return
     }
     const held = this.heldSlices()

@@ -36,7 +36,7 @@ It contacts nothing but the --bootstrap peers and the peers that come to it.`,
   configFile: false,
   group: 'Options',
   options: z.object({
-    listen: stringList({ value: '<multiaddr>', help: 'TCP listen addresses, e.g. /ip4/0.0.0.0/tcp/4001', defaultText: '(required)' }, checkMultiaddr),
+    listen: stringList({ value: '<multiaddr>', help: 'TCP or WebSockets listen addresses, e.g. /ip4/0.0.0.0/tcp/4001 or /ip4/0.0.0.0/tcp/4002/ws (for browsers)', defaultText: '(required)' }, checkMultiaddr),
     announce: stringList({ value: '<multiaddr>', help: 'announce these addresses instead of the listen addresses' }, checkMultiaddr),
     bootstrap: stringList({ value: '<multiaddr>', help: 'other relays to join the DHT through, /p2p/ included' }, checkMultiaddr),
     stunListen: string({ value: '<host:port>', help: 'answer STUN binding requests on this UDP address', unset: 'no STUN' }, checkHostPort),

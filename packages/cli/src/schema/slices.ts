@@ -58,7 +58,7 @@ over gossipsub. Peers verify everything it sends against their trusted root.`,
   group: 'Options',
   options: z.object({
     genesis: string({ value: '<name|file>', file: false, help: 'mainnet, hoodi, sepolia, or a genesis JSON file (geth "alloc" or address → balance)', defaultText: '(required)' }, checkGenesis),
-    rpc: string({ value: '<url>', file: false, help: 'an Ethereum JSON-RPC endpoint to follow blocks from (not implemented yet: refused)', unset: 'the genesis state only' }, checkRpcUrl),
+    rpc: string({ value: '<url>', file: false, help: 'an execution client\'s JSON-RPC endpoint: follow its heads on top of the --genesis state and publish deltas', unset: 'the genesis state only' }, checkRpcUrl),
     listen: stringList({ value: '<multiaddr>', file: false, help: 'libp2p listen addresses', default: DEFAULT_SLICES_LISTEN }, checkMultiaddr),
     json: flag(false, { file: false, help: 'JSON lines on stdout: ready, then events' })
   }),
