@@ -338,16 +338,26 @@ describe('operator tooling', function () {
     })
 
     /**
-     * The unit with its ExecStart pointed at this repository's built bin:
-     * `systemd-analyze verify` refuses a unit whose ExecStart binary does
-     * not exist, and /usr/local/bin/kitsune is not installed here
+     * An executable `kitsune` in the temporary directory that runs this
+     * repository's built bin, standing in for /usr/local/bin/kitsune:
+     * `systemd-analyze verify` refuses a unit whose ExecStart is missing or
+     * not executable (and a fresh build's bin.js is not executable)
+     */
+    async function kitsuneExecutable (): Promise<string> {
+      const path = join(tmp.dir, 'kitsune')
+      await writeFile(path, `#!/bin/sh\nexec "${process.execPath}" "${BIN}" "$@"\n`, { mode: 0o755 })
+      return path
+    }
+
+    /**
+     * The unit with its ExecStart pointed at `kitsuneExecutable()`
      */
     async function unitForVerify (name: string): Promise<{ path: string, execStart: string[] }> {
       const text = await readFile(join(DOCS, 'systemd', name), 'utf8')
       const execStart = /^ExecStart=(.+)$/m.exec(text)?.[1].split(/\s+/) ?? []
       expect(execStart[0]).to.equal('/usr/local/bin/kitsune')
       const path = join(tmp.dir, name)
-      await writeFile(path, text.replace(/^ExecStart=\/usr\/local\/bin\/kitsune /m, `ExecStart=${BIN} `))
+      await writeFile(path, text.replace(/^ExecStart=\/usr\/local\/bin\/kitsune /m, `ExecStart=${await kitsuneExecutable()} `))
       return { path, execStart }
     }
 
@@ -370,7 +380,7 @@ describe('operator tooling', function () {
         }
         // the check has teeth: a bad value in a unit is reported
         const bad = join(tmp.dir, 'bad.service')
-        await writeFile(bad, `[Service]\nExecStart=${BIN} ${command}\nRestart=sometimes\n`)
+        await writeFile(bad, `[Service]\nExecStart=${await kitsuneExecutable()} ${command}\nRestart=sometimes\n`)
         expect((await tool('systemd-analyze', ['verify', bad])).stderr).to.include('Failed to parse service restart specifier')
 
         const result = await tool('systemd-analyze', ['verify', path])
