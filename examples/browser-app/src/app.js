@@ -10,12 +10,8 @@ import { unixfs } from '@helia/unixfs'
 import { createPageNode } from './node.js'
 import { parseParams } from './params.js'
 import { preloadCid } from './preload.js'
+import { $, setStatus, startPage } from './page.js'
 
-const $ = (id) => document.getElementById(id)
-
-function setStatus (text) {
-  $('status').textContent = text
-}
 
 /**
  * @param {import('./params.js').PageParams} params
@@ -69,23 +65,5 @@ function fillForms () {
   $('add-text').value = search.get('add') ?? ''
 }
 
-async function main () {
-  fillForms()
-  let params
-  try {
-    params = parseParams(location.search)
-  } catch (err) {
-    setStatus(`error: ${err.message}`)
-    return
-  }
-  if (params == null) {
-    return
-  }
-  try {
-    await run(params)
-  } catch (err) {
-    setStatus(`error: ${err.name === 'TimeoutError' ? `timed out after ${params.timeout} ms` : err.message}`)
-  }
-}
-
-main().catch(err => { setStatus(`error: ${err.message}`) })
+fillForms()
+startPage(parseParams, run)

@@ -11,12 +11,8 @@
 // first: it must see every RTCPeerConnection the WebRTC transport creates
 import { peerConnections, selectedPair } from './mesh.rtc.js'
 import { isDirect, MESH_PROTOCOL, createMeshPeer, parseMeshParams, readText } from './mesh.js'
+import { $, setStatus, startPage } from './page.js'
 
-const $ = (id) => document.getElementById(id)
-
-function setStatus (text) {
-  $('status').textContent = text
-}
 
 /**
  * Shows the connection a message came over: its address, whether it is
@@ -90,26 +86,12 @@ async function run (params) {
   setStatus('exchanged')
 }
 
-async function main () {
+function fillForm () {
   const search = new URLSearchParams(location.search)
   $('form-relay').value = search.get('relay') ?? ''
   $('form-dial').value = search.get('dial') ?? ''
   $('form-message').value = search.get('message') ?? ''
-  let params
-  try {
-    params = parseMeshParams(location.search)
-  } catch (err) {
-    setStatus(`error: ${err.message}`)
-    return
-  }
-  if (params == null) {
-    return
-  }
-  try {
-    await run(params)
-  } catch (err) {
-    setStatus(`error: ${err.name === 'TimeoutError' ? `timed out after ${params.timeout} ms` : err.message}`)
-  }
 }
 
-main().catch(err => { setStatus(`error: ${err.message}`) })
+fillForm()
+startPage(parseMeshParams, run)

@@ -9,12 +9,8 @@
  */
 
 import { createLightPeer, parseSlicesParams, sliceOfAccount } from './slices.js'
+import { $, setStatus, startPage } from './page.js'
 
-const $ = (id) => document.getElementById(id)
-
-function setStatus (text) {
-  $('status').textContent = text
-}
 
 /**
  * @param {import('./slices.js').SlicesParams} params
@@ -46,26 +42,12 @@ async function run (params) {
   setStatus('verified')
 }
 
-async function main () {
+function fillForm () {
   const search = new URLSearchParams(location.search)
   $('form-peer').value = search.get('peer') ?? ''
   $('form-account').value = search.get('account') ?? ''
   $('form-root').value = search.get('root') ?? ''
-  let params
-  try {
-    params = parseSlicesParams(location.search)
-  } catch (err) {
-    setStatus(`error: ${err.message}`)
-    return
-  }
-  if (params == null) {
-    return
-  }
-  try {
-    await run(params)
-  } catch (err) {
-    setStatus(`error: ${err.name === 'TimeoutError' ? `timed out after ${params.timeout} ms` : err.message}`)
-  }
 }
 
-main().catch(err => { setStatus(`error: ${err.message}`) })
+fillForm()
+startPage(parseSlicesParams, run)
