@@ -248,11 +248,12 @@ export class Lab {
   /**
    * Spawns a long-running process inside a host's namespace; stdout is read
    * as JSON lines. Returns a handle with `events` (all parsed lines so far),
-   * `waitFor(pred, ms)`, `kill(signal)` and `exited`.
+   * `waitFor(pred, ms)`, `kill(signal)` and `exited`; with `stdin: true`,
+   * `send(obj)` writes one JSON line to the process.
    */
-  spawn (host, cmd, args, { env } = {}) {
+  spawn (host, cmd, args, { env, stdin = false } = {}) {
     const child = spawn('ip', ['netns', 'exec', host.ns, cmd, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...env }
     })
     this.children.add(child)
@@ -278,6 +279,7 @@ export class Lab {
       child,
       events,
       exited,
+      send: (obj) => { child.stdin.write(JSON.stringify(obj) + '\n') },
       get stderr () { return stderr },
       /** Resolves with the first event matching `pred`; rejects on timeout or exit */
       waitFor: (pred, ms = 20_000, what = 'event') => new Promise((resolve, reject) => {

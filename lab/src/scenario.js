@@ -9,12 +9,22 @@ import { INTERNET_CIDR } from './lab.js'
 export const NODE = fileURLToPath(new URL('../../node_modules/.bin/node', import.meta.url))
 export const CLI = fileURLToPath(new URL('../../packages/cli/dist/src/bin.js', import.meta.url))
 export const STOCK_PEER = fileURLToPath(new URL('../scripts/stock-peer.js', import.meta.url))
+export const BENCH_NODE = fileURLToPath(new URL('../scripts/bench-node.js', import.meta.url))
 
 /** Throws unless the CLI has been built */
 export function assertBuilt () {
   if (!existsSync(CLI)) {
     throw new Error(`NAT lab: ${CLI} is missing; build first (npx tsc -b packages/cli)`)
   }
+}
+
+/**
+ * The TCP sockets of a host (`ss -tan`), also the ones in TIME-WAIT: every
+ * connection the host made or tried lately, as { state, local, peer }
+ */
+export function tcpSockets (lab, host) {
+  return lab.sockets(host).split('\n').slice(1).map(l => l.trim().split(/\s+/)).filter(c => c.length >= 5)
+    .map(c => ({ state: c[0], local: c[3], peer: c[4] }))
 }
 
 /** Starts `n` relays on their own hosts, each bootstrapping to the first; resolves with their ready events */
@@ -71,7 +81,7 @@ export async function punchOnce (lab, relays, a, b, { stock = false, timeout = 4
       const relayed = await pa.waitFor(e => e.event === 'relayed', timeout, 'A relayed')
       const end = await pa.waitFor(e => e.event === 'direct' || e.event === 'punch-failed', timeout, 'A direct or punch-failed')
       const protocol = await pa.waitFor(e => e.event === 'protocol' || e.event === 'error', 15_000, 'A protocol').catch(err => ({ event: 'error', message: err.message }))
-      return { a: pa, b: pb, relayed, end, protocol, bPeerId: bReady.peerId }
+      return { a: pa, b: pb, relayed, end, protocol, bPeerId: bReady.peerId, aSockets: tcpSockets(lab, a) }
     } finally {
       await pa.kill()
     }

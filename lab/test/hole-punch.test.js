@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { createLab } from '../src/lab.js'
-import { assertBuilt, punchOnce, startRelays } from '../src/scenario.js'
+import { INTERNET_CIDR, createLab } from '../src/lab.js'
+import { BENCH_NODE, NODE, assertBuilt, punchOnce, startRelays } from '../src/scenario.js'
 
 describe('hole punching through the lab (kitsune relay / kitsune peer processes)', () => {
   let lab
@@ -30,6 +30,37 @@ describe('hole punching through the lab (kitsune relay / kitsune peer processes)
     // and B saw A at A's router
     const bDirect = await r.b.waitFor(e => e.event === 'direct', 5000, 'B direct')
     assert.ok(bDirect.remoteAddr.startsWith(`/ip4/${a.publicAddr}/tcp/`), bDirect.remoteAddr)
+    // with --public-cidr, A never tried B's announced loopback or LAN
+    // address (a dial to 127.0.0.1:4001 would have reached A's own listener)
+    assert.deepEqual(r.aSockets.filter(s => s.peer.startsWith('127.') || s.peer.startsWith(`${b.addr}:`)), [], JSON.stringify(r.aSockets))
+    assert.ok(r.aSockets.some(s => s.peer === r.end.remoteAddr.split('/').slice(2, 5).filter((_, i) => i !== 1).join(':')), JSON.stringify(r.aSockets))
+  })
+
+  it('fixed-port mode (the dial-only fallback, no reusePort listener) punches cone ↔ cone', async () => {
+    const a = lab.addNatPeer('fa', 'cone')
+    const b = lab.addNatPeer('fb', 'cone')
+    const args = [BENCH_NODE, 'peer', '--public-cidr', INTERNET_CIDR, '--punch-timeout', '2000']
+    const da = lab.spawn(a, NODE, args, { stdin: true })
+    const db = lab.spawn(b, NODE, args, { stdin: true })
+    try {
+      await Promise.all([da.waitFor(e => e.event === 'ready'), db.waitFor(e => e.event === 'ready')])
+      const cmd = { id: 'fixed', method: 'kitsune-tcp', port: 4001, fixedPunchPort: 4500, relays: relays.map(r => r.addr) }
+      db.send({ cmd: 'listen', ...cmd })
+      const res = await db.waitFor(e => e.event === 'reservation' || e.event === 'error', 20_000, 'B reservation')
+      assert.equal(res.event, 'reservation', JSON.stringify(res))
+      da.send({ cmd: 'dial', ...cmd, target: res.peerId })
+      const end = await da.waitFor(e => ['direct', 'punch-failed', 'error'].includes(e.event), 20_000, 'A outcome')
+      assert.equal(end.event, 'direct', JSON.stringify(da.events))
+      // the punch left from B's fixed port, which its router preserved
+      assert.equal(end.remoteAddr.split('/p2p/')[0], `/ip4/${b.publicAddr}/tcp/4500`)
+      const won = await db.waitFor(e => e.event === 'punch-success', 5000, 'B punch-success')
+      assert.equal(won.role, 'initiator')
+    } finally {
+      da.send({ cmd: 'stop', id: 'fixed' })
+      db.send({ cmd: 'stop', id: 'fixed' })
+      await da.kill()
+      await db.kill()
+    }
   })
 
   it('cone ↔ cone over WebRTC with relay-served STUN punches; the connection that carries a protocol afterwards is a direct WebRTC connection', async () => {

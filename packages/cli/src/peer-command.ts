@@ -49,6 +49,9 @@ export interface RunningPeer {
 export async function startPeer (options: PeerOptions): Promise<RunningPeer> {
   const privateKey = options.key != null ? (await loadOrCreateKeyFile(options.key)).privateKey : undefined
   const policy = new AddressPolicy(options.publicCidr)
+  // with --public-cidr only public addresses and the --bootstrap ones are
+  // dialed, never the loopback/private addresses other peers announce
+  const explicit = options.bootstrap.map(a => multiaddr(a))
   const webrtc = options.transports.split(',').includes('webrtc')
   const transports = punchPeerTransports({ publicCidrs: options.publicCidr })
   if (webrtc) {
@@ -64,7 +67,7 @@ export async function startPeer (options: PeerOptions): Promise<RunningPeer> {
       transports,
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
-      connectionGater: { denyDialMultiaddr: async (ma: Multiaddr) => !allowedDial(policy, ma) },
+      connectionGater: { denyDialMultiaddr: async (ma: Multiaddr) => !allowedDial(policy, ma, explicit) },
       services: {
         // with WebRTC, the punch is WebRTC's ICE (DCUtR over TCP stays off)
         ...punchPeerServices({ publicCidrs: options.publicCidr, holePunch: { autoUpgrade: !webrtc } }),

@@ -26,13 +26,13 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 
 const log = logger('kitsune:cli:relay')
 
-/** Whether a dial target is allowed: public under the policy, or loopback */
-export function allowedDial (policy: AddressPolicy, ma: Multiaddr): boolean {
-  const ip = ma.getComponents().find(c => c.name === 'ip4' || c.name === 'ip6')?.value
-  if (ip == null) {
-    return true
-  }
-  return policy.isPublicIp(ip) || ip.startsWith('127.') || ip === '::1'
+/**
+ * Whether a dial target is allowed: public under the policy or one of the
+ * addresses the user gave (`explicit`); loopback too only when no public
+ * range is declared (see `AddressPolicy.allowsDial`)
+ */
+export function allowedDial (policy: AddressPolicy, ma: Multiaddr, explicit: Multiaddr[] = []): boolean {
+  return policy.allowsDial(ma, explicit)
 }
 
 /**
@@ -60,6 +60,7 @@ export interface RunningRelay {
 export async function startRelay (options: RelayOptions): Promise<RunningRelay> {
   const privateKey = options.key != null ? (await loadOrCreateKeyFile(options.key)).privateKey : undefined
   const policy = new AddressPolicy(options.publicCidr)
+  const explicit = [...options.listen, ...(options.announce ?? []), ...options.bootstrap].map(a => multiaddr(a))
   let node: Libp2p
   try {
     node = await createLibp2p({
@@ -68,7 +69,7 @@ export async function startRelay (options: RelayOptions): Promise<RunningRelay> 
       transports: relayTransports(options.listen, options.announce),
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
-      connectionGater: { denyDialMultiaddr: async (ma: Multiaddr) => !allowedDial(policy, ma) },
+      connectionGater: { denyDialMultiaddr: async (ma: Multiaddr) => !allowedDial(policy, ma, explicit) },
       connectionManager: { inboundConnectionThreshold: 100, maxConnections: 512 },
       services: {
         ...relayServerServices({ publicCidrs: options.publicCidr, stunListen: options.stunListen }),

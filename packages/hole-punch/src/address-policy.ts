@@ -1,4 +1,4 @@
-import { isIPv4 } from 'node:net'
+import { isIPv4 } from '@chainsafe/is-ip'
 import { isPrivateIp } from '@libp2p/utils'
 import { CODE_IP4, CODE_IP6 } from '@multiformats/multiaddr'
 import { InvalidOptionError } from './errors.ts'
@@ -6,6 +6,10 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 
 function ipv4ToInt (ip: string): number {
   return ip.split('.').reduce((acc, part) => (acc * 256) + Number(part), 0)
+}
+
+function ipOf (ma: Multiaddr): string | undefined {
+  return ma.getComponents().find(c => c.code === CODE_IP4 || c.code === CODE_IP6)?.value
 }
 
 interface Cidr { base: number, mask: number, text: string }
@@ -49,8 +53,41 @@ export class AddressPolicy {
 
   /** Whether a multiaddr's IP is public under this policy */
   isPublic (ma: Multiaddr): boolean {
-    const ip = ma.getComponents().find(c => c.code === CODE_IP4 || c.code === CODE_IP6)?.value
+    const ip = ipOf(ma)
     return ip != null && this.isPublicIp(ip)
+  }
+
+  /** Whether public ranges were declared (`publicCidrs` not empty) */
+  get declaresPublicRanges (): boolean {
+    return this.cidrs.length > 0
+  }
+
+  /**
+   * Whether a node may dial `ma`: addresses without an IP (circuit, DNS)
+   * always; otherwise addresses this policy calls public and the hosts of
+   * `explicit` (what the user configured: bootstrap, announce). Without
+   * declared public ranges loopback stays dialable too (a one-machine
+   * setup); with them, the loopback and private addresses other peers
+   * announce are never dialed — they are the dialer's own machine or LAN,
+   * not the other peer.
+   */
+  allowsDial (ma: Multiaddr, explicit: Multiaddr[] = []): boolean {
+    const ip = ipOf(ma)
+    if (ip == null) {
+      return true
+    }
+    if (this.isPublicIp(ip) || explicit.some(e => ipOf(e) === ip)) {
+      return true
+    }
+    return !this.declaresPublicRanges && (ip.startsWith('127.') || ip === '::1')
+  }
+
+  /**
+   * Keeps the addresses {@link allowsDial} allows (for DCUtR candidates and
+   * dial lists)
+   */
+  filterDialable (addrs: Multiaddr[], explicit: Multiaddr[] = []): Multiaddr[] {
+    return addrs.filter(a => this.allowsDial(a, explicit))
   }
 
   /** The network of an IP address (for "prefer relays in different networks") */

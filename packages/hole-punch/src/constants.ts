@@ -4,6 +4,12 @@
 export const DCUTR_PROTOCOL = '/libp2p/dcutr'
 
 /**
+ * The `Symbol.toStringTag` of the punch TCP transport (how DCUtR and
+ * reachability find it among a node's transports)
+ */
+export const PUNCH_TCP_TAG = '@kitsune/punch-tcp'
+
+/**
  * The AutoNAT v1 protocol id (the same as go-libp2p and js-libp2p)
  */
 export const AUTONAT_PROTOCOL = '/libp2p/autonat/1.0.0'

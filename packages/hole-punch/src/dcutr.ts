@@ -6,11 +6,10 @@ import { TypedEventEmitter } from 'main-event'
 import { AddressPolicy } from './address-policy.ts'
 import {
   DCUTR_PROTOCOL, DEFAULT_DCUTR_MESSAGE_TIMEOUT, DEFAULT_MAX_CONCURRENT_PUNCHES, DEFAULT_MAX_DCUTR_ADDRESSES,
-  DEFAULT_MAX_DCUTR_MESSAGE_SIZE, DEFAULT_PUNCH_ATTEMPTS, DEFAULT_PUNCH_DIAL_TIMEOUT
+  DEFAULT_MAX_DCUTR_MESSAGE_SIZE, DEFAULT_PUNCH_ATTEMPTS, DEFAULT_PUNCH_DIAL_TIMEOUT, PUNCH_TCP_TAG
 } from './constants.ts'
 import { DCUtRProtocolError, NoPunchAddressesError, PunchFailedError } from './errors.ts'
 import { HolePunch } from './pb/dcutr.ts'
-import { PUNCH_TCP_TAG } from './tcp/punch-tcp.ts'
 import type { PunchTCP } from './tcp/punch-tcp.ts'
 import type { AbortOptions, ComponentLogger, Connection, Counter, Logger, Metrics, PeerId, Startable, Stream } from '@libp2p/interface'
 import type { ConnectionManager, Registrar, TransportManager } from '@libp2p/interface-internal'

@@ -53,3 +53,12 @@ export class NoRelaysError extends Error {
   static name = 'NoRelaysError'
   name = 'NoRelaysError'
 }
+
+/**
+ * A Node.js-only part of the package (the punch TCP transport, the STUN
+ * responder) was used in a browser
+ */
+export class NodeOnlyError extends Error {
+  static name = 'NodeOnlyError'
+  name = 'NodeOnlyError'
+}

@@ -8,11 +8,10 @@ import * as Digest from 'multiformats/hashes/digest'
 import { AddressPolicy } from './address-policy.ts'
 import {
   AUTONAT_PROTOCOL, DEFAULT_AUTONAT_TIMEOUT, DEFAULT_DIAL_BACK_TIMEOUT, DEFAULT_MAX_AUTONAT_ADDRESSES,
-  DEFAULT_MAX_AUTONAT_MESSAGE_SIZE, DEFAULT_REACHABILITY_INTERVAL, DEFAULT_REACHABILITY_MAX_SERVERS, DEFAULT_REACHABILITY_QUORUM
+  DEFAULT_MAX_AUTONAT_MESSAGE_SIZE, DEFAULT_REACHABILITY_INTERVAL, DEFAULT_REACHABILITY_MAX_SERVERS, DEFAULT_REACHABILITY_QUORUM, PUNCH_TCP_TAG
 } from './constants.ts'
 import { AutoNATProtocolError, InvalidOptionError } from './errors.ts'
 import { Message } from './pb/autonat.ts'
-import { PUNCH_TCP_TAG } from './tcp/punch-tcp.ts'
 import type { PunchTCP } from './tcp/punch-tcp.ts'
 import type { AbortOptions, ComponentLogger, Connection, Logger, PeerId, PeerStore, Startable, Stream } from '@libp2p/interface'
 import type { AddressManager, ConnectionManager, Registrar, TransportManager } from '@libp2p/interface-internal'

@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto'
 import { serviceCapabilities } from '@libp2p/interface'
 import { getNetConfig } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { Circuit, TCP as TCPMatcher } from '@multiformats/multiaddr-matcher'
+import { sha256 } from '@noble/hashes/sha2.js'
 import { TypedEventEmitter } from 'main-event'
 import { AddressPolicy } from './address-policy.ts'
 import {
@@ -92,19 +92,19 @@ export interface RelayCandidate {
 }
 
 /** The Kademlia key of a peer id: sha256 of its multihash bytes (as kad-dht) */
-export function kadKey (peer: PeerId): Buffer {
-  return createHash('sha256').update(peer.toMultihash().bytes).digest()
+export function kadKey (peer: PeerId): Uint8Array {
+  return sha256(peer.toMultihash().bytes)
 }
 
 /** XOR distance between two peers' Kademlia keys, as hex (compare as strings) */
 export function xorDistance (a: PeerId, b: PeerId): string {
   const ka = kadKey(a)
   const kb = kadKey(b)
-  const out = Buffer.alloc(ka.length)
+  let out = ''
   for (let i = 0; i < ka.length; i++) {
-    out[i] = ka[i] ^ kb[i]
+    out += (ka[i] ^ kb[i]).toString(16).padStart(2, '0')
   }
-  return out.toString('hex')
+  return out
 }
 
 /**

@@ -11,7 +11,7 @@ import { createSocket } from 'node:dgram'
 import { isIPv4 } from 'node:net'
 import { DEFAULT_MAX_STUN_MESSAGE_SIZE, DEFAULT_STUN_RATE_LIMIT, STUN_ADDRESS_PROTOCOL } from './constants.ts'
 import { StunParseError } from './errors.ts'
-import type { ComponentLogger, Logger, Startable } from '@libp2p/interface'
+import type { ComponentLogger, Counter, Logger, Metrics, Startable } from '@libp2p/interface'
 import type { Registrar } from '@libp2p/interface-internal'
 import type { Socket } from 'node:dgram'
 
@@ -113,8 +113,24 @@ export interface StunServerInit {
 
 export interface StunServerComponents {
   logger: ComponentLogger
+  /** When present, `kitsune_stun_*` counters are registered */
+  metrics?: Metrics
   /** When present, the relay advertises its STUN address on `/kitsune/stun/1.0.0` */
   registrar?: Registrar
+}
+
+/**
+ * What a {@link StunServer} has done since it was created
+ */
+export interface StunServerStats {
+  /** Binding requests answered */
+  answered: number
+  /** Messages dropped as not STUN (bad header, cookie, length or size) */
+  malformed: number
+  /** Binding requests dropped by `rateLimit` */
+  rateLimited: number
+  /** Well-formed STUN messages that are not binding requests, dropped */
+  ignored: number
 }
 
 /**
@@ -128,13 +144,22 @@ export class StunServer implements Startable {
   private readonly registrar?: Registrar
   private socket?: Socket
   private windowStart = 0
-  private answered = 0
-  /** Requests refused as malformed (for tests and metrics) */
-  malformed = 0
+  private inWindow = 0
+  private readonly counts: StunServerStats = { answered: 0, malformed: 0, rateLimited: 0, ignored: 0 }
+  private readonly metrics?: Record<keyof StunServerStats, Counter>
 
   constructor (components: StunServerComponents, init: StunServerInit) {
     this.log = components.logger.forComponent('kitsune:hole-punch:stun')
     this.registrar = components.registrar
+    if (components.metrics != null) {
+      const m = components.metrics
+      this.metrics = {
+        answered: m.registerCounter('kitsune_stun_answered_total', { help: 'STUN binding requests answered' }),
+        malformed: m.registerCounter('kitsune_stun_malformed_total', { help: 'Messages dropped as not STUN' }),
+        rateLimited: m.registerCounter('kitsune_stun_rate_limited_total', { help: 'STUN binding requests dropped by the rate limit' }),
+        ignored: m.registerCounter('kitsune_stun_ignored_total', { help: 'STUN messages that are not binding requests, dropped' })
+      }
+    }
     this.init = {
       listen: init.listen,
       maxMessageSize: init.maxMessageSize ?? DEFAULT_MAX_STUN_MESSAGE_SIZE,
@@ -173,6 +198,21 @@ export class StunServer implements Startable {
     }
   }
 
+  /** What this responder has answered and dropped, by reason */
+  stats (): StunServerStats {
+    return { ...this.counts }
+  }
+
+  /** Messages dropped as malformed (the same as `stats().malformed`) */
+  get malformed (): number {
+    return this.counts.malformed
+  }
+
+  private count (what: keyof StunServerStats): void {
+    this.counts[what]++
+    this.metrics?.[what].increment()
+  }
+
   /** The bound `host:port`, once started */
   get address (): string | undefined {
     const a = this.socket?.address()
@@ -184,21 +224,24 @@ export class StunServer implements Startable {
     try {
       header = parseStunHeader(msg, this.init.maxMessageSize)
     } catch (err: any) {
-      this.malformed++
+      this.count('malformed')
       this.log('dropping a message from %s:%d - %s', address, port, err.message)
       return
     }
     if (header.type !== STUN_BINDING_REQUEST) {
+      this.count('ignored')
       return
     }
     const now = Date.now()
     if (now - this.windowStart >= 1000) {
       this.windowStart = now
-      this.answered = 0
+      this.inWindow = 0
     }
-    if (++this.answered > this.init.rateLimit) {
+    if (++this.inWindow > this.init.rateLimit) {
+      this.count('rateLimited')
       return
     }
+    this.count('answered')
     this.socket?.send(bindingResponse(header.transactionId, address, port), port, address)
   }
 }

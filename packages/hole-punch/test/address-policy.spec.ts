@@ -1,10 +1,13 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { defaultLogger } from '@libp2p/logger'
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { expect } from 'aegir/chai'
+import { TypedEventEmitter } from 'main-event'
 import { AddressPolicy, parseCidr } from '../src/address-policy.ts'
 import { InvalidOptionError } from '../src/errors.ts'
 import { pickRelays, xorDistance } from '../src/relays.ts'
+import { ObservedAddresses } from '../src/tcp/observed-addresses.ts'
 
 describe('address policy', () => {
   it('counts the usual private ranges (and the benchmarking range) as private without public CIDRs', () => {
@@ -25,6 +28,29 @@ describe('address policy', () => {
     expect(q.isPublicIp('10.0.255.255')).to.be.false()
     expect(p.isPublic(multiaddr('/ip4/198.19.1.1/tcp/4001'))).to.be.true()
     expect(p.isPublic(multiaddr('/ip4/10.1.0.2/tcp/4001'))).to.be.false()
+  })
+
+  it('with declared public ranges, dials only public addresses and the explicitly configured ones — never announced loopback or LAN addresses', () => {
+    const p = new AddressPolicy(['198.18.0.0/15'])
+    const bootstrap = [multiaddr('/ip4/10.9.0.1/tcp/4001/p2p/12D3KooWGRUVh2VNEc8a2bXk9TzUhfY5ZJgJMpdAkYV8ZQu4X1oN')]
+    const announced = ['/ip4/127.0.0.1/tcp/4001', '/ip4/10.2.0.2/tcp/4001', '/ip4/198.19.2.1/tcp/4001', '/ip4/198.20.0.1/tcp/4001', '/ip4/10.9.0.1/tcp/4001', '/ip6/::1/tcp/4001'].map(a => multiaddr(a))
+    // 198.20.0.1 is outside the range but public by the usual rules
+    expect(p.filterDialable(announced, bootstrap).map(String)).to.deep.equal(['/ip4/198.19.2.1/tcp/4001', '/ip4/198.20.0.1/tcp/4001', '/ip4/10.9.0.1/tcp/4001'])
+    // circuit addresses have no IP of their own: the relay's is checked when dialed
+    expect(p.allowsDial(multiaddr('/p2p/12D3KooWGRUVh2VNEc8a2bXk9TzUhfY5ZJgJMpdAkYV8ZQu4X1oN/p2p-circuit'))).to.be.true()
+    // no public range declared: a one-machine setup keeps loopback, LAN stays out
+    const none = new AddressPolicy()
+    expect(none.filterDialable(announced).map(String)).to.deep.equal(['/ip4/127.0.0.1/tcp/4001', '/ip4/198.20.0.1/tcp/4001', '/ip6/::1/tcp/4001'])
+  })
+
+  it('DCUtR candidates are only addresses the policy calls public (observed loopback and LAN ignored)', () => {
+    const policy = new AddressPolicy(['198.18.0.0/15'])
+    const observed = new ObservedAddresses({ events: new TypedEventEmitter<any>(), logger: defaultLogger() }, { policy, isPunchPortConnection: () => true })
+    const peerId = peerIdFromString('12D3KooWGRUVh2VNEc8a2bXk9TzUhfY5ZJgJMpdAkYV8ZQu4X1oN')
+    for (const a of ['/ip4/127.0.0.1/tcp/4001', '/ip4/10.1.0.2/tcp/4001', '/ip4/198.19.1.1/tcp/4001']) {
+      observed.record({ observedAddr: multiaddr(a), connection: {} as any, peerId })
+    }
+    expect(observed.getCandidates().map(String)).to.deep.equal(['/ip4/198.19.1.1/tcp/4001'])
   })
 
   it('rejects a CIDR that is not one, by name', () => {

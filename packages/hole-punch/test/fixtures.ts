@@ -6,7 +6,7 @@ import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import { holePunch, punchTCP, reachability } from '../src/index.ts'
-import type { HolePunchInit, HolePunchService } from '../src/index.ts'
+import type { HolePunchInit, HolePunchService, PunchTCPInit } from '../src/index.ts'
 import type { Libp2p } from '@libp2p/interface'
 
 export const LOOPBACK_CIDRS = ['127.0.0.0/8']
@@ -39,11 +39,11 @@ export async function autonatServerNode (): Promise<Libp2p<any>> {
 }
 
 /** A peer with the punch transport, the relay transport and DCUtR that punches */
-export async function punchNode (init: HolePunchInit = {}, services: Record<string, any> = {}): Promise<Libp2p<{ holePunch: HolePunchService } & Record<string, any>>> {
+export async function punchNode (init: HolePunchInit = {}, services: Record<string, any> = {}, tcpInit: PunchTCPInit = {}): Promise<Libp2p<{ holePunch: HolePunchService } & Record<string, any>>> {
   return createLibp2p({
     ...base,
     addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [punchTCP({ publicCidrs: LOOPBACK_CIDRS }), circuitRelayTransport()],
+    transports: [punchTCP({ publicCidrs: LOOPBACK_CIDRS, ...tcpInit }), circuitRelayTransport()],
     services: { identify: identify(), ping: ping({ runOnLimitedConnection: true }), holePunch: holePunch({ publicCidrs: LOOPBACK_CIDRS, ...init }), ...services }
   }) as any
 }

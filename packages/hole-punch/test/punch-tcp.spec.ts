@@ -86,3 +86,43 @@ describe('punch TCP transport', () => {
     expect(Date.now() - start).to.be.lessThan(3000)
   })
 })
+
+describe('punch TCP transport, fixed-port mode (the dial-only fallback)', () => {
+  let a: Libp2p<any>
+  let b: Libp2p<any>
+  const punchPortA = 20000 + Math.floor(Math.random() * 20000)
+
+  beforeEach(async () => {
+    a = await punchNode({}, {}, { mode: 'fixed-port', punchPort: punchPortA })
+    b = await punchNode()
+  })
+
+  afterEach(async () => {
+    await a?.stop()
+    await b?.stop()
+  })
+
+  it('is forced by mode: fixed-port, and rejects a missing punchPort by name', async () => {
+    expect(transportOf(a).mode).to.equal('fixed-port')
+    expect(transportOf(a).punchPort).to.equal(punchPortA)
+    await expect(punchNode({}, {}, { mode: 'fixed-port' })).to.eventually.be.rejectedWith(/fixed-port mode needs punchPort/)
+  })
+
+  it('ordinary dials leave from ephemeral ports; their observed IP with the punch port is the candidate', async () => {
+    const conn = await a.dial(b.getMultiaddrs()[0])
+    expect(transportOf(a).isPunchPortConnection(conn)).to.be.false()
+    await waitFor(() => b.getConnections(a.peerId).length > 0, 5000, 'b sees the connection')
+    const inbound = b.getConnections(a.peerId)[0]
+    expect(inbound.remoteAddr.toString()).to.not.include(`/tcp/${punchPortA}`)
+    await waitFor(() => transportOf(a).observed.getCandidates().length > 0, 5000, 'a candidate')
+    expect(transportOf(a).observed.getCandidates().map(String)).to.deep.equal([`/ip4/127.0.0.1/tcp/${punchPortA}`])
+  })
+
+  it('a punch dial leaves from the fixed punch port', async () => {
+    const conn = await transportOf(a).punch(b.getMultiaddrs()[0], { initiator: true })
+    expect(transportOf(a).isPunchPortConnection(conn)).to.be.true()
+    await waitFor(() => b.getConnections(a.peerId).length > 0, 5000, 'b sees the punched connection')
+    expect(b.getConnections(a.peerId)[0].remoteAddr.toString()).to.include(`/tcp/${punchPortA}`)
+    await conn.close()
+  })
+})

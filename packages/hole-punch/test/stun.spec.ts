@@ -1,8 +1,15 @@
 import { createSocket } from 'node:dgram'
 import { waitFor } from '@kitsune/test-support'
 import { defaultLogger } from '@libp2p/logger'
+import { noise } from '@libp2p/noise'
+import { prometheusMetrics } from '@libp2p/prometheus-metrics'
+import { tcp } from '@libp2p/tcp'
+import { yamux } from '@libp2p/yamux'
 import { expect } from 'aegir/chai'
+import { createLibp2p } from 'libp2p'
+import { Registry } from 'prom-client'
 import { StunParseError } from '../src/errors.ts'
+import { stunServer } from '../src/index.ts'
 import { STUN_MAGIC_COOKIE, StunServer, bindingResponse, parseStunHeader } from '../src/stun.ts'
 import type { Socket } from 'node:dgram'
 
@@ -89,8 +96,58 @@ describe('STUN responder', () => {
     expect(answered).to.be.false()
   })
 
+  it('stats() counts answered, malformed, rate-limited and ignored messages', async () => {
+    await ask(request())
+    client.send(Buffer.from('hello'), port, '127.0.0.1')
+    // a well-formed STUN message that is not a binding request (a response)
+    const response = request()
+    response.writeUInt16BE(0x0101, 0)
+    client.send(response, port, '127.0.0.1')
+    await ask(request())
+    await ask(request())
+    client.send(request(), port, '127.0.0.1') // the 4th in this second: dropped
+    client.send(Buffer.from('x'), port, '127.0.0.1') // marker
+    await waitFor(() => server.stats().malformed === 2, 5000, 'marker counted')
+    expect(server.stats()).to.deep.equal({ answered: 3, malformed: 2, rateLimited: 1, ignored: 1 })
+  })
+
   it('builds IPv6 responses', () => {
     const res = bindingResponse(Buffer.from('0123456789ab'), '::1', 1234)
     expect(res.readUInt16BE(24)).to.equal(0x0002)
+  })
+})
+
+describe('STUN responder metrics', () => {
+  it('kitsune_stun_* counters move with what the responder did, in a libp2p node', async () => {
+    const registry = new Registry()
+    const node = await createLibp2p({
+      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      metrics: prometheusMetrics({ registry, collectDefaultMetrics: false }),
+      services: { stun: stunServer({ listen: '127.0.0.1:0', rateLimit: 1 }) }
+    })
+    const client = createSocket('udp4')
+    try {
+      const port = Number(node.services.stun.address?.split(':')[1])
+      await new Promise<void>(resolve => client.bind(0, '127.0.0.1', resolve))
+      await new Promise(resolve => {
+        client.once('message', resolve)
+        client.send(request(), port, '127.0.0.1')
+      })
+      client.send(request(), port, '127.0.0.1') // over rateLimit 1 in this second
+      client.send(Buffer.from('nope'), port, '127.0.0.1')
+      await waitFor(() => node.services.stun.stats().malformed === 1, 5000, 'malformed counted')
+      const text = await registry.metrics()
+      const sample = (name: string): number => Number(text.split('\n').find(l => l.startsWith(`${name} `))?.split(' ').pop())
+      expect(sample('kitsune_stun_answered_total')).to.equal(1)
+      expect(sample('kitsune_stun_rate_limited_total')).to.equal(1)
+      expect(sample('kitsune_stun_malformed_total')).to.equal(1)
+      expect(sample('kitsune_stun_ignored_total')).to.equal(0)
+    } finally {
+      client.close()
+      await node.stop()
+    }
   })
 })

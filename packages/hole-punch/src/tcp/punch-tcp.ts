@@ -4,7 +4,7 @@ import { getNetConfig } from '@libp2p/utils'
 import { CODE_P2P } from '@multiformats/multiaddr'
 import { TCP as TCPMatcher } from '@multiformats/multiaddr-matcher'
 import { AddressPolicy } from '../address-policy.ts'
-import { DEFAULT_PUNCH_DIAL_TIMEOUT } from '../constants.ts'
+import { DEFAULT_PUNCH_DIAL_TIMEOUT, PUNCH_TCP_TAG } from '../constants.ts'
 import { InvalidOptionError } from '../errors.ts'
 import { PunchTCPListener } from './listener.ts'
 import { ObservedAddresses } from './observed-addresses.ts'
@@ -104,7 +104,7 @@ interface Expected {
   reject(err: Error): void
 }
 
-export const PUNCH_TCP_TAG = '@kitsune/punch-tcp'
+export { PUNCH_TCP_TAG }
 
 /**
  * A TCP transport that listens and dials from one port, so the NAT mapping a
@@ -126,6 +126,8 @@ export class PunchTCP implements Transport, Startable {
   private readonly listeners = new Set<PunchTCPListener>()
   private readonly expected = new Map<string, Expected>()
   private readonly punchConnections = new Set<string>()
+  /** fixed-port mode: our ordinary outbound connections, whose observed IP (with the punch port) is a candidate */
+  private readonly observedDials = new Set<string>()
   private readonly openSockets = new Set<net.Socket>()
   private boundHost = '0.0.0.0'
   private listenPort?: number
@@ -153,7 +155,7 @@ export class PunchTCP implements Transport, Startable {
     this.policy = new AddressPolicy(init.publicCidrs)
     this.observed = new ObservedAddresses(components, {
       policy: this.policy,
-      isPunchPortConnection: conn => this.punchConnections.has(conn.id),
+      isPunchPortConnection: conn => this.punchConnections.has(conn.id) || this.observedDials.has(conn.id),
       fixedPort: this.mode === 'fixed-port' ? this.init.punchPort : undefined
     })
     if (components.metrics != null) {
@@ -196,6 +198,12 @@ export class PunchTCP implements Transport, Startable {
     try {
       const conn = await options.upgrader.upgradeOutbound(maConn, options)
       this.track(conn, fromPunchPort)
+      if (this.mode === 'fixed-port') {
+        // behind a port-preserving NAT the punch port maps to the same port
+        // on the same public IP this connection is observed from
+        this.observedDials.add(conn.id)
+        conn.addEventListener('close', () => { this.observedDials.delete(conn.id) }, { once: true })
+      }
       return conn
     } catch (err: any) {
       this.metrics?.errors.increment({ outbound_upgrade: true })
