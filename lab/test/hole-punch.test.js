@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import { fileURLToPath } from 'node:url'
 import { INTERNET_CIDR, createLab } from '../src/lab.js'
 import { BENCH_NODE, NODE, assertBuilt, punchOnce, startRelays } from '../src/scenario.js'
+
+const DIAL_ONCE = fileURLToPath(new URL('../scripts/dial-once.js', import.meta.url))
 
 describe('hole punching through the lab (kitsune relay / kitsune peer processes)', () => {
   let lab
@@ -92,16 +95,30 @@ describe('hole punching through the lab (kitsune relay / kitsune peer processes)
     assert.equal(r.protocol.event, 'protocol', JSON.stringify(r.protocol))
     assert.ok(r.protocol.remoteAddr.includes('/p2p-circuit'), r.protocol.remoteAddr)
     assert.equal(r.a.events.filter(e => e.event === 'error').length, 0, JSON.stringify(r.a.events))
+    // one outcome line: later punch:failed events (other rounds, the
+    // responder side) print nothing more
+    assert.equal(r.a.events.filter(e => e.event === 'punch-failed').length, 1, JSON.stringify(r.a.events))
   })
 
-  it('a peer behind a port-forward says reachable and takes no reservation', async () => {
+  it('a peer behind a port-forward says reachable, another peer dials it directly, and it takes no reservation', async () => {
     const { startPeer } = await import('../src/scenario.js')
     const f = lab.addNatPeer('fw', 'port-forwarded', { forwardPorts: [4001] })
     const p = startPeer(lab, f, relays)
+    const ready = await p.waitFor(e => e.event === 'ready', 20_000, 'ready')
     const reach = await p.waitFor(e => e.event === 'reachability', 30_000, 'reachability')
     assert.equal(reach.status, 'reachable')
-    await p.kill()
-    assert.equal(p.events.filter(e => e.event === 'reservation').length, 0)
+    // the positive signal: a peer on the internet dials the router's
+    // forwarded port and reaches the peer directly (no relay)
+    const other = lab.addPublicHost('fw-dialer')
+    const dialer = lab.spawn(other, NODE, [DIAL_ONCE, `/ip4/${f.publicAddr}/tcp/4001/p2p/${ready.peerId}`])
+    const connected = await dialer.waitFor(e => e.event === 'connected' || e.event === 'error', 20_000, 'direct dial')
+    assert.equal(connected.event, 'connected', JSON.stringify(connected))
+    assert.equal(connected.limited, false)
+    assert.ok(!connected.remoteAddr.includes('/p2p-circuit'))
+    // every line the peer printed up to its own `stopped`: no reservation among them
+    await p.kill('SIGTERM')
+    assert.equal(p.events.at(-1)?.event, 'stopped', JSON.stringify(p.events))
+    assert.deepEqual(p.events.filter(e => e.event === 'reservation'), [])
   })
 
   it('the stock js-libp2p stack (tcp + dcutr) does not punch through the same cone NATs', async () => {

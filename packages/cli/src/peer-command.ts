@@ -7,7 +7,8 @@
  * peers they lead to.
  */
 
-import { AddressPolicy, punchPeerServices, punchPeerTransports } from '@kitsune/hole-punch'
+import { createServer } from 'node:net'
+import { AddressPolicy, detectPunchSupport, punchPeerServices, punchPeerTransports } from '@kitsune/hole-punch'
 import { loadOrCreateKeyFile } from '@kitsune/proxy'
 import { logger } from '@libp2p/logger'
 import { noise } from '@libp2p/noise'
@@ -27,6 +28,13 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 
 const log = logger('kitsune:cli:peer')
 
+/**
+ * Forces the punch mode of `kitsune peer` (`fixed-port`): for tests of the
+ * fallback on a Node.js that has `net.BoundSocket`. Not part of the CLI
+ * contract.
+ */
+export const PUNCH_MODE_ENV = 'KITSUNE_PUNCH_MODE'
+
 /** How long the whole dial-and-punch may take before `punch-failed`, in ms */
 export const PEER_PUNCH_DEADLINE = 60_000
 
@@ -39,21 +47,59 @@ type PeerServices = {
 
 export interface RunningPeer {
   libp2p: Libp2p<PeerServices>
+  /** `reuse-port` or `fixed-port` (see `punchTCP()`) */
+  mode: 'reuse-port' | 'fixed-port'
+  /** The port punches leave from (fixed-port), or undefined (the listen port) */
+  punchPort?: number
   stop(): Promise<void>
+}
+
+/** A TCP port nothing listens on right now (picked by the OS) */
+async function freePort (): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen({ host: '0.0.0.0', port: 0 }, () => {
+      const port = (server.address() as { port: number }).port
+      server.close(() => { resolve(port) })
+    })
+  })
+}
+
+/**
+ * The punch mode: `reuse-port` where this Node.js has SO_REUSEPORT listeners
+ * and `net.BoundSocket` (the listener shares the punch port), else
+ * `fixed-port` (punches leave from the punch port, which no listener may
+ * hold, so the listener takes another port)
+ */
+export async function choosePunchMode (punchPort: number, env: NodeJS.ProcessEnv = process.env): Promise<{ mode: 'reuse-port' | 'fixed-port', listenPort: number, punchPort?: number }> {
+  const support = detectPunchSupport()
+  const forced = env[PUNCH_MODE_ENV]
+  if (forced != null && forced !== '' && forced !== 'fixed-port' && forced !== 'auto') {
+    throw new CommandError(`${PUNCH_MODE_ENV} must be fixed-port or auto, not "${forced}"`)
+  }
+  if (forced !== 'fixed-port' && support.boundSocket && support.reusePortListen) {
+    return { mode: 'reuse-port', listenPort: punchPort }
+  }
+  return { mode: 'fixed-port', listenPort: 0, punchPort: punchPort === 0 ? await freePort() : punchPort }
 }
 
 /**
  * Starts the libp2p node of `kitsune peer` (no network activity beyond
  * listening yet)
  */
-export async function startPeer (options: PeerOptions): Promise<RunningPeer> {
+export async function startPeer (options: PeerOptions, onWarning: (message: string) => void = () => {}): Promise<RunningPeer> {
   const privateKey = options.key != null ? (await loadOrCreateKeyFile(options.key)).privateKey : undefined
   const policy = new AddressPolicy(options.publicCidr)
   // with --public-cidr only public addresses and the --bootstrap ones are
   // dialed, never the loopback/private addresses other peers announce
   const explicit = options.bootstrap.map(a => multiaddr(a))
   const webrtc = options.transports.split(',').includes('webrtc')
-  const transports = punchPeerTransports({ publicCidrs: options.publicCidr })
+  const punch = await choosePunchMode(options.punchPort)
+  if (punch.mode === 'fixed-port') {
+    onWarning(`punch mode fixed-port (this Node.js has no net.BoundSocket/reusePort listeners, or ${PUNCH_MODE_ENV} forced it): punches leave from port ${punch.punchPort ?? 0}, the listener uses another port`)
+  }
+  const transports = punchPeerTransports({ publicCidrs: options.publicCidr, tcp: { mode: punch.mode, punchPort: punch.punchPort } })
   if (webrtc) {
     // loaded only when asked for: node-datachannel's threads keep a process alive
     const { webRTCFromRelays } = await import('@kitsune/hole-punch/webrtc')
@@ -63,7 +109,7 @@ export async function startPeer (options: PeerOptions): Promise<RunningPeer> {
   try {
     node = await createLibp2p({
       privateKey,
-      addresses: { listen: webrtc ? [`/ip4/0.0.0.0/tcp/${options.punchPort}`, '/webrtc'] : [`/ip4/0.0.0.0/tcp/${options.punchPort}`] },
+      addresses: { listen: webrtc ? [`/ip4/0.0.0.0/tcp/${punch.listenPort}`, '/webrtc'] : [`/ip4/0.0.0.0/tcp/${punch.listenPort}`] },
       transports,
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
@@ -77,7 +123,7 @@ export async function startPeer (options: PeerOptions): Promise<RunningPeer> {
   } catch (err: any) {
     throw new CommandError(`cannot start the peer: ${err.message}`, { cause: err })
   }
-  return { libp2p: node, stop: async () => { await node.stop() } }
+  return { libp2p: node, mode: punch.mode, punchPort: punch.punchPort, stop: async () => { await node.stop() } }
 }
 
 function emitter (output: Output, json: boolean) {
@@ -183,11 +229,23 @@ export async function drivePeer (running: RunningPeer, options: PeerOptions, emi
         done('failed', 'the relayed connection closed without a direct one')
       }
     }
+    // the responder side learns the end of the punch from the initiator's stream
+    const onPunchFailed = (evt: CustomEvent<{ peer: PeerId, reason: string }>): void => {
+      if (evt.detail.peer.equals(target)) {
+        done('failed', evt.detail.reason)
+      }
+    }
+    let settled = false
     relayed.addEventListener('close', onFailedRemote)
     const done = (what: 'direct' | 'failed', reason?: string): void => {
+      if (settled) {
+        return
+      }
+      settled = true
       clearTimeout(timer)
       node.removeEventListener('connection:open', onOpen)
       relayed.removeEventListener('close', onFailedRemote)
+      holePunch.removeEventListener('punch:failed', onPunchFailed)
       if (what === 'failed' && reason != null && node.getConnections(target).every(c => c.limits != null)) {
         emit({ event: 'punch-failed', peer: target.toString(), reason }, `punch failed ${target.toString()}: ${reason}`)
       }
@@ -195,12 +253,7 @@ export async function drivePeer (running: RunningPeer, options: PeerOptions, emi
     }
     node.addEventListener('connection:open', onOpen)
     signal.addEventListener('abort', () => { done('failed') }, { once: true })
-    // the responder side learns the end of the punch from the initiator's stream
-    holePunch.addEventListener('punch:failed', evt => {
-      if (evt.detail.peer.equals(target)) {
-        done('failed', evt.detail.reason)
-      }
-    })
+    holePunch.addEventListener('punch:failed', onPunchFailed)
   })
   log('outcome %s', outcome)
   await pingOver(node, target, emit, signal, c => c.limits == null)
@@ -280,7 +333,7 @@ export async function runPeer (options: PeerOptions, streams?: OutputStreams): P
     json: options.json,
     streams,
     log,
-    start: async () => startPeer(options),
+    start: async (onWarning) => startPeer(options, onWarning),
     ready: (running, output) => {
       emitter(output, options.json)({ event: 'ready', peerId: running.libp2p.peerId.toString() }, `peer id      ${running.libp2p.peerId.toString()}\nready`)
     },

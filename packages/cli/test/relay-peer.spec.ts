@@ -1,4 +1,5 @@
 import { createSocket } from 'node:dgram'
+import { createServer } from 'node:net'
 import { identify } from '@libp2p/identify'
 import { noise } from '@libp2p/noise'
 import { webSockets } from '@libp2p/websockets'
@@ -82,6 +83,56 @@ describe('kitsune relay / kitsune peer', () => {
       relay.kill()
     }
   })
+  it('peer without net.BoundSocket (fixed-port forced with KITSUNE_PUNCH_MODE, the fallback of Node 20/22): a warning names the mode and the punch port, then ready and reachability', async () => {
+    const relay = new JsonProcess(['relay', '--listen', '/ip4/127.0.0.1/tcp/0', '--json'])
+    const env = { ...process.env, KITSUNE_PUNCH_MODE: 'fixed-port' }
+    try {
+      const ready = await relay.event('ready')
+      // --punch-port 0: the peer picks a free punch port and listens on another
+      const auto = new JsonProcess(['peer', '--bootstrap', ready.multiaddrs[0], '--json'], { env })
+      try {
+        expect((await auto.event('ready')).peerId).to.be.a('string')
+        expect(auto.events[0].event).to.equal('ready')
+        const warning = await auto.event('warning')
+        expect(warning.message).to.match(/punch mode fixed-port/)
+        const port = Number(/from port (\d+)/.exec(warning.message)?.[1])
+        expect(port).to.be.within(1, 65535)
+        const reach = await auto.event('reachability')
+        expect(['reachable', 'not-reachable', 'unknown']).to.include(reach.status)
+        expect(auto.events.filter(e => e.event === 'error')).to.deep.equal([])
+        expect((await auto.stop('SIGINT')).code).to.equal(0)
+      } finally {
+        auto.kill()
+      }
+      // --punch-port N: punches leave from N, which stays free of listeners
+      const free = await new Promise<number>(resolve => {
+        const server = createServer().listen(0, '127.0.0.1', () => {
+          const p = (server.address() as any).port
+          server.close(() => { resolve(p) })
+        })
+      })
+      const fixed = new JsonProcess(['peer', '--bootstrap', ready.multiaddrs[0], '--punch-port', String(free), '--json'], { env })
+      try {
+        await fixed.event('ready')
+        expect((await fixed.event('warning')).message).to.include(`from port ${free}`)
+        expect(['reachable', 'not-reachable', 'unknown']).to.include((await fixed.event('reachability')).status)
+        // nothing listens on the punch port
+        const probe = createServer()
+        await new Promise<void>((resolve, reject) => { probe.once('error', reject).listen(free, '0.0.0.0', resolve) })
+        await new Promise<void>(resolve => { probe.close(() => { resolve() }) })
+        expect((await fixed.stop('SIGINT')).code).to.equal(0)
+      } finally {
+        fixed.kill()
+      }
+      const bad = new JsonProcess(['peer', '--bootstrap', ready.multiaddrs[0], '--json'], { env: { ...process.env, KITSUNE_PUNCH_MODE: 'nope' } })
+      expect((await bad.exited).code).to.not.equal(0)
+      expect(JSON.stringify(bad.events) + bad.stderr).to.include('KITSUNE_PUNCH_MODE')
+    } finally {
+      await relay.stop()
+      relay.kill()
+    }
+  })
+
   it('relay --listen /ws: ready announces a /ws address; a WebSockets libp2p node connects over it and identify lists the Circuit Relay v2 hop', async () => {
     const relay = new JsonProcess(['relay', '--listen', '/ip4/127.0.0.1/tcp/0/ws', '--json'])
     const client = await createLibp2p({

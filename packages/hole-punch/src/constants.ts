@@ -140,6 +140,51 @@ export const DEFAULT_RELAY_CHECK_INTERVAL = 30_000
 export const DEFAULT_RELAY_SEARCH_TIMEOUT = 15_000
 
 /**
+ * How long a relay that refused a reservation or went away is passed over,
+ * in ms
+ *
+ * @default 300000
+ */
+export const DEFAULT_RETRY_FAILED_RELAY_AFTER = 300_000
+
+/**
+ * The most failed relays remembered
+ *
+ * @default 256
+ */
+export const DEFAULT_MAX_FAILED_RELAYS = 256
+
+/**
+ * The most candidate addresses (observed from the punch port) kept for
+ * DCUtR
+ *
+ * @default 8
+ */
+export const DEFAULT_MAX_PUNCH_CANDIDATES = 8
+
+/**
+ * The most concurrent inbound AutoNAT streams per connection
+ *
+ * @default 8
+ */
+export const AUTONAT_MAX_INBOUND_STREAMS = 8
+
+/**
+ * The most concurrent inbound STUN-address (`/kitsune/stun/1.0.0`) streams
+ * per connection
+ *
+ * @default 4
+ */
+export const STUN_ADDRESS_MAX_INBOUND_STREAMS = 4
+
+/**
+ * The largest STUN-address answer a peer accepts from a relay, in bytes
+ *
+ * @default 256
+ */
+export const MAX_STUN_ADDRESS_ANSWER_SIZE = 256
+
+/**
  * The prefix length that makes two IPv4 addresses "the same network" when
  * relays in different networks are preferred
  *

@@ -11,7 +11,7 @@ import {
 import { DCUtRProtocolError, NoPunchAddressesError, PunchFailedError } from './errors.ts'
 import { HolePunch } from './pb/dcutr.ts'
 import type { PunchTCP } from './tcp/punch-tcp.ts'
-import type { AbortOptions, ComponentLogger, Connection, Counter, Logger, Metrics, PeerId, Startable, Stream } from '@libp2p/interface'
+import type { AbortOptions, ComponentLogger, Connection, Counter, CounterGroup, Logger, Metrics, PeerId, Startable, Stream } from '@libp2p/interface'
 import type { ConnectionManager, Registrar, TransportManager } from '@libp2p/interface-internal'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
@@ -124,10 +124,12 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
   private readonly log: Logger
   private readonly init: Required<Omit<HolePunchInit, 'publicCidrs'>>
   private readonly policy: AddressPolicy
+  /** punches in progress, both roles (`maxConcurrent` counts them all) */
   private readonly running = new Set<string>()
+  private responderSeq = 0
   private readonly responderFailures = new Map<string, number>()
   private topologyId?: string
-  private readonly metrics?: { attempts: Counter, successes: Counter, failures: Counter, lastMs: { update(v: number): void } }
+  private readonly metrics?: { attempts: Counter, successes: CounterGroup<'tcp'>, failures: Counter, lastMs: { update(v: number): void } }
   private readonly shutdown = new AbortController()
 
   constructor (components: HolePunchComponents, init: HolePunchInit = {}) {
@@ -148,7 +150,7 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
     if (components.metrics != null) {
       this.metrics = {
         attempts: components.metrics.registerCounter('kitsune_hole_punch_attempts_total', { help: 'Hole-punch attempts (each CONNECT/SYNC round)' }),
-        successes: components.metrics.registerCounter('kitsune_hole_punch_successes_total', { help: 'Hole punches that gave a direct connection' }),
+        successes: components.metrics.registerCounterGroup('kitsune_hole_punch_successes_total', { label: 'transport', help: 'Hole punches that gave a direct connection, by the transport that won' }),
         failures: components.metrics.registerCounter('kitsune_hole_punch_failures_total', { help: 'Hole punches that gave up' }),
         lastMs: components.metrics.registerMetric('kitsune_hole_punch_relayed_to_direct_ms', { help: 'ms from relayed to direct connection, last success' })
       }
@@ -228,7 +230,9 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
       throw new DCUtRProtocolError(`a hole punch with ${key} is already running`)
     }
     if (this.running.size >= this.init.maxConcurrent) {
-      throw new DCUtRProtocolError(`too many concurrent hole punches (maxConcurrent ${this.init.maxConcurrent})`)
+      const reason = this.limitReason()
+      this.safeDispatchEvent('punch:failed', { detail: { peer, reason, attempts: 0, role: 'initiator' } })
+      throw new DCUtRProtocolError(reason)
     }
     this.running.add(key)
     let lastError: Error = new PunchFailedError('no attempt made')
@@ -302,7 +306,28 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
     }
   }
 
+  private limitReason (): string {
+    return `too many concurrent hole punches (maxConcurrent ${this.init.maxConcurrent}, initiator and responder together)`
+  }
+
   private async handleIncoming (stream: Stream, relayed: Connection): Promise<void> {
+    const peer = relayed.remotePeer
+    if (this.running.size >= this.init.maxConcurrent) {
+      const reason = this.limitReason()
+      stream.abort(new DCUtRProtocolError(reason))
+      this.safeDispatchEvent('punch:failed', { detail: { peer, reason, attempts: 0, role: 'responder' } })
+      return
+    }
+    const slot = `responder:${peer.toString()}:${++this.responderSeq}`
+    this.running.add(slot)
+    try {
+      await this.respond(stream, relayed)
+    } finally {
+      this.running.delete(slot)
+    }
+  }
+
+  private async respond (stream: Stream, relayed: Connection): Promise<void> {
     const peer = relayed.remotePeer
     const signal = AbortSignal.any([AbortSignal.timeout(this.init.messageTimeout * 2 + this.init.dialTimeout), this.shutdown.signal])
     let addrs: Multiaddr[]
@@ -357,7 +382,7 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
   private succeeded (relayed: Connection, conn: Connection, attempt: number, role: 'initiator' | 'responder'): void {
     const ms = Date.now() - relayed.timeline.open
     this.responderFailures.delete(conn.remotePeer.toString())
-    this.metrics?.successes.increment()
+    this.metrics?.successes.increment({ tcp: true })
     this.metrics?.lastMs.update(ms)
     this.log('direct connection to %p via %a after %d ms (attempt %d)', conn.remotePeer, conn.remoteAddr, ms, attempt)
     this.safeDispatchEvent('punch:success', { detail: { peer: conn.remotePeer, connection: conn, transport: 'tcp', remoteAddr: conn.remoteAddr, ms, attempt, role } })

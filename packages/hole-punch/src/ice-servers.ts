@@ -1,6 +1,6 @@
 import { serviceCapabilities } from '@libp2p/interface'
 import { getNetConfig } from '@libp2p/utils'
-import { STUN_ADDRESS_PROTOCOL } from './constants.ts'
+import { MAX_STUN_ADDRESS_ANSWER_SIZE, STUN_ADDRESS_PROTOCOL } from './constants.ts'
 import type { AbortOptions, ComponentLogger, Logger, PeerStore, Stream } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
 
@@ -24,9 +24,6 @@ export interface IceServersInit {
    */
   maxServers?: number
 }
-
-/** Largest STUN address answer accepted, bytes */
-const MAX_ANSWER = 256
 
 /**
  * Reads the relay's one-JSON-object answer. Not `for await (… of stream)`:
@@ -62,7 +59,7 @@ async function readAnswer (stream: Stream, signal: AbortSignal): Promise<string>
     }
     const onMessage = (evt: { data: { subarray(): Uint8Array } }): void => {
       text += new TextDecoder().decode(evt.data.subarray())
-      if (text.length > MAX_ANSWER) {
+      if (text.length > MAX_STUN_ADDRESS_ANSWER_SIZE) {
         done(new Error('STUN address answer too long'))
       } else if (complete()) {
         done()

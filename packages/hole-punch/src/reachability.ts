@@ -7,7 +7,7 @@ import { TypedEventEmitter } from 'main-event'
 import * as Digest from 'multiformats/hashes/digest'
 import { AddressPolicy } from './address-policy.ts'
 import {
-  AUTONAT_PROTOCOL, DEFAULT_AUTONAT_TIMEOUT, DEFAULT_DIAL_BACK_TIMEOUT, DEFAULT_MAX_AUTONAT_ADDRESSES,
+  AUTONAT_MAX_INBOUND_STREAMS, AUTONAT_PROTOCOL, DEFAULT_AUTONAT_TIMEOUT, DEFAULT_DIAL_BACK_TIMEOUT, DEFAULT_MAX_AUTONAT_ADDRESSES,
   DEFAULT_MAX_AUTONAT_MESSAGE_SIZE, DEFAULT_REACHABILITY_INTERVAL, DEFAULT_REACHABILITY_MAX_SERVERS, DEFAULT_REACHABILITY_QUORUM, PUNCH_TCP_TAG
 } from './constants.ts'
 import { AutoNATProtocolError, InvalidOptionError } from './errors.ts'
@@ -149,7 +149,7 @@ export class Reachability extends TypedEventEmitter<ReachabilityEvents> implemen
     if (this.init.server) {
       await this.components.registrar.handle(AUTONAT_PROTOCOL, (stream, connection) => {
         this.serve(stream, connection).catch(err => { this.log.error('autonat server error - %e', err) })
-      }, { maxInboundStreams: 8, maxOutboundStreams: 1 })
+      }, { maxInboundStreams: AUTONAT_MAX_INBOUND_STREAMS, maxOutboundStreams: 1 })
     }
     if (this.init.interval > 0) {
       this.timer = setInterval(() => {

@@ -6,8 +6,8 @@ import { sha256 } from '@noble/hashes/sha2.js'
 import { TypedEventEmitter } from 'main-event'
 import { AddressPolicy } from './address-policy.ts'
 import {
-  DEFAULT_NETWORK_PREFIX_V4, DEFAULT_RELAY_CANDIDATES, DEFAULT_RELAY_CHECK_INTERVAL, DEFAULT_RELAY_COUNT,
-  DEFAULT_RELAY_SEARCH_TIMEOUT, RELAY_HOP_PROTOCOL
+  DEFAULT_MAX_FAILED_RELAYS, DEFAULT_NETWORK_PREFIX_V4, DEFAULT_RELAY_CANDIDATES, DEFAULT_RELAY_CHECK_INTERVAL, DEFAULT_RELAY_COUNT,
+  DEFAULT_RELAY_SEARCH_TIMEOUT, DEFAULT_RETRY_FAILED_RELAY_AFTER, RELAY_HOP_PROTOCOL
 } from './constants.ts'
 import { InvalidOptionError, NoRelaysError } from './errors.ts'
 import type { AbortOptions, ComponentLogger, Libp2pEvents, Logger, PeerId, PeerInfo, PeerRouting, PeerStore, Startable, TypedEventTarget } from '@libp2p/interface'
@@ -59,6 +59,19 @@ export interface ClosestRelaysInit {
    * @default false
    */
   autoReserve?: boolean
+  /**
+   * A relay that refused a reservation or went away is passed over for this
+   * long, in ms, then tried again
+   *
+   * @default 300000
+   */
+  retryFailedAfter?: number
+  /**
+   * The most failed relays remembered (the oldest are forgotten first)
+   *
+   * @default 256
+   */
+  maxFailed?: number
 }
 
 export interface ClosestRelaysComponents {
@@ -72,7 +85,13 @@ export interface ClosestRelaysComponents {
 }
 
 /** A reservation is held */
-export interface RelayReservedDetail { relay: PeerId, addr: Multiaddr, distance: string }
+export interface RelayReservedDetail {
+  relay: PeerId
+  addr: Multiaddr
+  distance: string
+  /** The relay's network (its address under `networkPrefix`) */
+  network: string
+}
 /** A reservation was lost */
 export interface RelayLostDetail { relay: PeerId, reason: string }
 
@@ -129,6 +148,17 @@ export function pickRelays (sorted: RelayCandidate[], count: number): RelayCandi
 }
 
 /**
+ * Picks the replacements for lost reservations: relays in networks none of
+ * the held reservations (`usedNetworks`) is in come first, closest first,
+ * and among those different networks are preferred
+ */
+export function pickReplacements (sorted: RelayCandidate[], usedNetworks: Set<string>, count: number): RelayCandidate[] {
+  const fresh = sorted.filter(c => !usedNetworks.has(c.network))
+  const used = sorted.filter(c => usedNetworks.has(c.network))
+  return pickRelays(fresh, count).concat(pickRelays(used, count)).slice(0, count)
+}
+
+/**
  * Relays by Kademlia closeness: finds through the DHT the relay-capable
  * public peers XOR-closest to our peer id, reserves (Circuit Relay v2) on
  * the closest `count`, preferring different networks, and moves a
@@ -145,7 +175,8 @@ export class ClosestRelays extends TypedEventEmitter<ClosestRelaysEvents> implem
   private readonly policy: AddressPolicy
   private readonly log: Logger
   private readonly reserved = new Map<string, RelayReservedDetail>()
-  private readonly failed = new Set<string>()
+  /** relays that refused or went away → when (ms since epoch) */
+  private readonly failed = new Map<string, number>()
   private timer?: ReturnType<typeof setInterval>
   private readonly shutdown = new AbortController()
   private running?: Promise<void>
@@ -157,7 +188,7 @@ export class ClosestRelays extends TypedEventEmitter<ClosestRelaysEvents> implem
       return
     }
     this.reserved.delete(key)
-    this.failed.add(key)
+    this.markFailed(key)
     this.safeDispatchEvent('relay:lost', { detail: { relay: r.relay, reason: 'disconnected' } })
     if (this.wanted) {
       this.reserve().catch(err => { this.log.error('could not replace relay - %e', err) })
@@ -174,7 +205,9 @@ export class ClosestRelays extends TypedEventEmitter<ClosestRelaysEvents> implem
       checkInterval: init.checkInterval ?? DEFAULT_RELAY_CHECK_INTERVAL,
       searchTimeout: init.searchTimeout ?? DEFAULT_RELAY_SEARCH_TIMEOUT,
       networkPrefix: init.networkPrefix ?? DEFAULT_NETWORK_PREFIX_V4,
-      autoReserve: init.autoReserve ?? false
+      autoReserve: init.autoReserve ?? false,
+      retryFailedAfter: init.retryFailedAfter ?? DEFAULT_RETRY_FAILED_RELAY_AFTER,
+      maxFailed: init.maxFailed ?? DEFAULT_MAX_FAILED_RELAYS
     }
     if (!Number.isInteger(this.init.count) || this.init.count < 1) {
       throw new InvalidOptionError('count must be an integer >= 1')
@@ -194,6 +227,56 @@ export class ClosestRelays extends TypedEventEmitter<ClosestRelaysEvents> implem
     this.shutdown.abort()
     clearInterval(this.timer)
     this.components.events.removeEventListener('peer:disconnect', this.onDisconnect)
+  }
+
+  /** Relays passed over for now (they refused or went away), oldest first */
+  get failedRelays (): string[] {
+    this.expireFailed()
+    return [...this.failed.keys()]
+  }
+
+  private markFailed (key: string): void {
+    this.failed.delete(key)
+    this.failed.set(key, Date.now())
+    while (this.failed.size > this.init.maxFailed) {
+      this.failed.delete(this.failed.keys().next().value as string)
+    }
+  }
+
+  private expireFailed (): void {
+    const now = Date.now()
+    for (const [key, at] of this.failed) {
+      if (now - at >= this.init.retryFailedAfter) {
+        this.failed.delete(key)
+      }
+    }
+  }
+
+  /**
+   * Drops reservations whose circuit address is no longer among the relay
+   * transport's listen addresses (the reservation lapsed or was refused on
+   * renewal while the connection stayed up), with `relay:lost`; returns how
+   * many were dropped
+   */
+  dropLapsed (): number {
+    let dropped = 0
+    for (const [key, r] of this.reserved) {
+      if (this.circuitAddressVia(r.relay) == null) {
+        this.reserved.delete(key)
+        dropped++
+        this.log('reservation on %p lapsed', r.relay)
+        this.safeDispatchEvent('relay:lost', { detail: { relay: r.relay, reason: 'reservation lapsed' } })
+      }
+    }
+    return dropped
+  }
+
+  /**
+   * The periodic check: drops lapsed reservations and refills up to `count`
+   */
+  async check (options: AbortOptions = {}): Promise<RelayReservedDetail[]> {
+    this.dropLapsed()
+    return this.reserve(options)
   }
 
   /** The relays we hold reservations on */
@@ -269,7 +352,7 @@ export class ClosestRelays extends TypedEventEmitter<ClosestRelaysEvents> implem
     this.wanted = true
     if (this.timer == null && this.init.checkInterval > 0) {
       this.timer = setInterval(() => {
-        this.reserve().catch(err => { this.log('periodic relay check - %e', err) })
+        this.check().catch(err => { this.log('periodic relay check - %e', err) })
       }, this.init.checkInterval)
       this.timer.unref?.()
     }
@@ -279,22 +362,27 @@ export class ClosestRelays extends TypedEventEmitter<ClosestRelaysEvents> implem
     let release!: () => void
     this.running = new Promise(resolve => { release = resolve })
     try {
+      this.dropLapsed()
       if (this.reserved.size >= this.init.count) {
         return this.reservations
       }
+      this.expireFailed()
       const candidates = (await this.findRelays(this.components.peerId, options))
         .filter(c => !this.reserved.has(c.peer.toString()) && !this.failed.has(c.peer.toString()))
-      const usedNetworks = new Set([...this.reserved.values()].map(r => r.addr.toString()))
-      const picks = pickRelays(candidates.filter(c => !usedNetworks.has(c.network)).concat(candidates.filter(c => usedNetworks.has(c.network))), this.init.count - this.reserved.size)
+      const usedNetworks = new Set([...this.reserved.values()].map(r => r.network))
+      const picks = pickReplacements(candidates, usedNetworks, this.init.count - this.reserved.size)
+      const tried = new Set<string>()
       for (const c of picks) {
+        tried.add(c.peer.toString())
         await this.reserveOn(c, options)
       }
-      // fill up from the rest when some refused
+      // fill up from the rest when some refused (each relay once per round)
       for (const c of candidates) {
         if (this.reserved.size >= this.init.count) {
           break
         }
-        if (!this.reserved.has(c.peer.toString()) && !this.failed.has(c.peer.toString())) {
+        if (!tried.has(c.peer.toString()) && !this.reserved.has(c.peer.toString()) && !this.failed.has(c.peer.toString())) {
+          tried.add(c.peer.toString())
           await this.reserveOn(c, options)
         }
       }
@@ -314,12 +402,12 @@ export class ClosestRelays extends TypedEventEmitter<ClosestRelaysEvents> implem
     try {
       await this.components.transportManager.listen([circuit])
       const addr = this.circuitAddressVia(c.peer) ?? circuit.encapsulate(`/p2p/${this.components.peerId.toString()}`)
-      const detail = { relay: c.peer, addr, distance: c.distance }
+      const detail = { relay: c.peer, addr, distance: c.distance, network: c.network }
       this.reserved.set(key, detail)
       this.log('reserved on %p (distance %s)', c.peer, c.distance.slice(0, 8))
       this.safeDispatchEvent('relay:reserved', { detail })
     } catch (err: any) {
-      this.failed.add(key)
+      this.markFailed(key)
       this.log.error('reservation on %p refused - %e', c.peer, err)
       this.safeDispatchEvent('relay:error', { detail: { relay: c.peer, error: err } })
     }

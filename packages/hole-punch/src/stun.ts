@@ -9,7 +9,7 @@
 
 import { createSocket } from 'node:dgram'
 import { isIPv4 } from 'node:net'
-import { DEFAULT_MAX_STUN_MESSAGE_SIZE, DEFAULT_STUN_RATE_LIMIT, STUN_ADDRESS_PROTOCOL } from './constants.ts'
+import { DEFAULT_MAX_STUN_MESSAGE_SIZE, DEFAULT_STUN_RATE_LIMIT, STUN_ADDRESS_MAX_INBOUND_STREAMS, STUN_ADDRESS_PROTOCOL } from './constants.ts'
 import { StunParseError } from './errors.ts'
 import type { ComponentLogger, Counter, Logger, Metrics, Startable } from '@libp2p/interface'
 import type { Registrar } from '@libp2p/interface-internal'
@@ -186,7 +186,7 @@ export class StunServer implements Startable {
       const wildcard = a.address === '0.0.0.0' || a.address === '::'
       stream.send(new TextEncoder().encode(JSON.stringify({ host: wildcard ? null : a.address, port: a.port })))
       await stream.close().catch(() => { stream.abort(new Error('close failed')) })
-    }, { maxInboundStreams: 4, maxOutboundStreams: 1 })
+    }, { maxInboundStreams: STUN_ADDRESS_MAX_INBOUND_STREAMS, maxOutboundStreams: 1 })
   }
 
   async stop (): Promise<void> {

@@ -6,7 +6,7 @@ import { expect } from 'aegir/chai'
 import { TypedEventEmitter } from 'main-event'
 import { AddressPolicy, parseCidr } from '../src/address-policy.ts'
 import { InvalidOptionError } from '../src/errors.ts'
-import { pickRelays, xorDistance } from '../src/relays.ts'
+import { pickRelays, pickReplacements, xorDistance } from '../src/relays.ts'
 import { ObservedAddresses } from '../src/tcp/observed-addresses.ts'
 
 describe('address policy', () => {
@@ -67,5 +67,22 @@ describe('address policy', () => {
     const picked = pickRelays([c(a, 'n1', '01'), c(b, 'n1', '02'), c(self, 'n2', '03')], 2)
     expect(picked.map(p => p.distance)).to.deep.equal(['01', '03'])
     expect(pickRelays([c(a, 'n1', '01'), c(b, 'n1', '02')], 2).map(p => p.distance)).to.deep.equal(['01', '02'])
+  })
+
+  it('a replacement prefers a network no held reservation is in: two relays in one /24, one elsewhere', async () => {
+    const [a, b, c] = await Promise.all([1, 2, 3].map(async () => peerIdFromPrivateKey(await generateKeyPair('Ed25519'))))
+    const policy = new AddressPolicy(['198.18.0.0/15'])
+    const cand = (peer: any, ip: string, distance: string): any => ({ peer, addrs: [multiaddr(`/ip4/${ip}/tcp/4001`)], distance, network: policy.networkOf(ip, 24) })
+    // held: a reservation in 198.18.1.0/24; candidates: the closest is in that /24 too
+    const held = cand(a, '198.18.1.10', '00')
+    const sameNet = cand(b, '198.18.1.11', '01')
+    const otherNet = cand(c, '198.18.2.10', '02')
+    expect(sameNet.network).to.equal(held.network)
+    expect(otherNet.network).to.not.equal(held.network)
+    const used = new Set([held.network])
+    expect(pickReplacements([sameNet, otherNet], used, 1)).to.deep.equal([otherNet])
+    // with nothing held, the closest goes first; the same /24 only fills up
+    expect(pickReplacements([sameNet, otherNet], new Set(), 1)).to.deep.equal([sameNet])
+    expect(pickReplacements([sameNet], used, 1)).to.deep.equal([sameNet])
   })
 })

@@ -39,9 +39,10 @@ export async function autonatServerNode (): Promise<Libp2p<any>> {
 }
 
 /** A peer with the punch transport, the relay transport and DCUtR that punches */
-export async function punchNode (init: HolePunchInit = {}, services: Record<string, any> = {}, tcpInit: PunchTCPInit = {}): Promise<Libp2p<{ holePunch: HolePunchService } & Record<string, any>>> {
+export async function punchNode (init: HolePunchInit = {}, services: Record<string, any> = {}, tcpInit: PunchTCPInit = {}, options: Record<string, any> = {}): Promise<Libp2p<{ holePunch: HolePunchService } & Record<string, any>>> {
   return createLibp2p({
     ...base,
+    ...options,
     addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
     transports: [punchTCP({ publicCidrs: LOOPBACK_CIDRS, ...tcpInit }), circuitRelayTransport()],
     services: { identify: identify(), ping: ping({ runOnLimitedConnection: true }), holePunch: holePunch({ publicCidrs: LOOPBACK_CIDRS, ...init }), ...services }

@@ -1,7 +1,11 @@
 import { waitFor } from '@kitsune/test-support'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { defaultLogger } from '@libp2p/logger'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { expect } from 'aegir/chai'
-import { PUNCH_TCP_TAG, detectPunchSupport } from '../src/index.ts'
+import { TypedEventEmitter } from 'main-event'
+import { DEFAULT_MAX_PUNCH_CANDIDATES, PUNCH_TCP_TAG, PunchTCP as PunchTCPClass, detectPunchSupport } from '../src/index.ts'
 import { punchNode, tcpHandles } from './fixtures.ts'
 import type { PunchTCP } from '../src/index.ts'
 import type { Libp2p } from '@libp2p/interface'
@@ -124,5 +128,35 @@ describe('punch TCP transport, fixed-port mode (the dial-only fallback)', () => 
     await waitFor(() => b.getConnections(a.peerId).length > 0, 5000, 'b sees the punched connection')
     expect(b.getConnections(a.peerId)[0].remoteAddr.toString()).to.include(`/tcp/${punchPortA}`)
     await conn.close()
+  })
+})
+
+describe('punch candidates cap (maxCandidates)', () => {
+  function transport (init: Record<string, any> = {}): PunchTCP {
+    return new PunchTCPClass({ logger: defaultLogger(), events: new TypedEventEmitter(), upgrader: {} as any }, { publicCidrs: ['198.18.0.0/15'], ...init })
+  }
+
+  async function observe (t: PunchTCP, ip: string): Promise<void> {
+    const connection: any = { id: `conn-${ip}` }
+    ;(t as any).punchConnections.add(connection.id)
+    const peerId = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+    t.observed.record({ observedAddr: multiaddr(`/ip4/${ip}/tcp/4001`), connection, peerId })
+  }
+
+  it('keeps maxCandidates observed addresses, the least recently seen goes first; the default is 8', async () => {
+    const two = transport({ maxCandidates: 2 })
+    await observe(two, '198.18.0.1')
+    await observe(two, '198.18.0.2')
+    expect(two.observed.getCandidates()).to.have.length(2)
+    await observe(two, '198.18.0.3')
+    expect(two.observed.getCandidates().map(String).sort()).to.deep.equal(['/ip4/198.18.0.2/tcp/4001', '/ip4/198.18.0.3/tcp/4001'])
+
+    const byDefault = transport()
+    for (let i = 1; i <= DEFAULT_MAX_PUNCH_CANDIDATES + 1; i++) {
+      await observe(byDefault, `198.18.1.${i}`)
+    }
+    expect(byDefault.observed.getCandidates()).to.have.length(DEFAULT_MAX_PUNCH_CANDIDATES)
+    expect(DEFAULT_MAX_PUNCH_CANDIDATES).to.equal(8)
+    expect(() => transport({ maxCandidates: 0 })).to.throw(/maxCandidates/)
   })
 })

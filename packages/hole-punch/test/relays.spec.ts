@@ -24,6 +24,81 @@ describe('relays and reachability on loopback', () => {
     }
   })
 
+  it('a relay that refused is passed over until retryFailedAfter, then tried again', async () => {
+    const relay = await relayNode({ maxReservations: 0 })
+    const p = await punchNode({}, { relays: closestRelays({ publicCidrs: LOOPBACK_CIDRS, checkInterval: 0, retryFailedAfter: 300 }) })
+    try {
+      await p.dial(relay.getMultiaddrs()[0])
+      await waitFor(async () => (await p.peerStore.get(relay.peerId)).protocols.includes(RELAY_HOP_PROTOCOL), 5000, 'identify')
+      const errors: any[] = []
+      p.services.relays.addEventListener('relay:error', (e: any) => errors.push(e.detail))
+      await expect(p.services.relays.reserve()).to.eventually.be.rejectedWith(NoRelaysError)
+      expect(errors).to.have.length(1)
+      expect(p.services.relays.failedRelays).to.deep.equal([relay.peerId.toString()])
+      // at once: passed over (0 candidates, no new refusal)
+      await expect(p.services.relays.reserve()).to.eventually.be.rejectedWith(NoRelaysError, /0 candidates/)
+      expect(errors).to.have.length(1)
+      // after retryFailedAfter: asked again (and refused again)
+      await waitFor(async () => {
+        await p.services.relays.reserve().catch(() => {})
+        return errors.length === 2
+      }, 5000, 'the relay asked again')
+      expect(errors[1].relay.equals(relay.peerId)).to.be.true()
+    } finally {
+      await p.stop()
+      await relay.stop()
+    }
+  })
+
+  it('remembers at most maxFailed failed relays, the oldest forgotten first', async () => {
+    const relays = [await relayNode({ maxReservations: 0 }), await relayNode({ maxReservations: 0 })]
+    const p = await punchNode({}, { relays: closestRelays({ publicCidrs: LOOPBACK_CIDRS, checkInterval: 0, maxFailed: 1 }) })
+    try {
+      for (const r of relays) {
+        await p.dial(r.getMultiaddrs()[0])
+        await waitFor(async () => (await p.peerStore.get(r.peerId)).protocols.includes(RELAY_HOP_PROTOCOL), 5000, 'identify')
+      }
+      const errors: any[] = []
+      p.services.relays.addEventListener('relay:error', (e: any) => errors.push(e.detail))
+      await expect(p.services.relays.reserve()).to.eventually.be.rejectedWith(NoRelaysError)
+      expect(errors).to.have.length(2)
+      expect(p.services.relays.failedRelays).to.deep.equal([errors[1].relay.toString()])
+    } finally {
+      await p.stop()
+      await Promise.all(relays.map(async r => r.stop()))
+    }
+  })
+
+  it('a reservation that lapses while the connection stays up is dropped by the check (relay:lost) and taken again', async () => {
+    const relay = await relayNode()
+    const p = await punchNode({}, { relays: closestRelays({ publicCidrs: LOOPBACK_CIDRS, checkInterval: 0, count: 1 }) })
+    try {
+      await p.dial(relay.getMultiaddrs()[0])
+      await waitFor(async () => (await p.peerStore.get(relay.peerId)).protocols.includes(RELAY_HOP_PROTOCOL), 5000, 'identify')
+      const reserved: any[] = []
+      const lost: any[] = []
+      p.services.relays.addEventListener('relay:reserved', (e: any) => reserved.push(e.detail))
+      p.services.relays.addEventListener('relay:lost', (e: any) => lost.push(e.detail))
+      await p.services.relays.reserve()
+      expect(reserved).to.have.length(1)
+      // the reservation goes away without a disconnect: its circuit listener closes
+      const listener = (p as any).components.transportManager.getListeners().find((l: any) => l.getAddrs().some((a: any) => a.toString().includes('/p2p-circuit')))
+      await listener.close()
+      await waitFor(() => !p.getMultiaddrs().some(a => a.toString().includes('/p2p-circuit')), 5000, 'circuit address gone')
+      expect(p.getConnections(relay.peerId)).to.have.length(1)
+      expect(p.services.relays.reservations).to.have.length(1) // stale until the check
+      await p.services.relays.check()
+      expect(lost).to.have.length(1)
+      expect(lost[0].reason).to.equal('reservation lapsed')
+      expect(reserved).to.have.length(2)
+      expect(reserved[1].relay.equals(relay.peerId)).to.be.true()
+      await waitFor(() => p.getMultiaddrs().some(a => a.toString().includes('/p2p-circuit')), 5000, 'circuit address back')
+    } finally {
+      await p.stop()
+      await relay.stop()
+    }
+  })
+
   it('a malformed hop message closes that stream; the relay keeps serving', async () => {
     const relay = await relayNode()
     const p = await punchNode()

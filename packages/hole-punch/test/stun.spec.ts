@@ -74,6 +74,31 @@ describe('STUN responder', () => {
     expect(res.subarray(8, 20).toString()).to.equal('abcdefghijkl')
   })
 
+  it('maxMessageSize at its edge: a request of exactly N bytes is answered, N+4 (the next valid STUN size) dropped; N+1 refused by name', async () => {
+    const small = new StunServer({ logger: defaultLogger() }, { listen: '127.0.0.1:0', maxMessageSize: 100 })
+    await small.start()
+    try {
+      const smallPort = Number(small.address?.split(':')[1])
+      const sized = (size: number): Buffer => {
+        const b = Buffer.concat([request(Buffer.from('sizedrequest')), Buffer.alloc(size - 20)])
+        b.writeUInt16BE(size - 20, 2)
+        return b
+      }
+      client.send(sized(104), smallPort, '127.0.0.1')
+      await waitFor(() => small.stats().malformed === 1, 5000, 'the 104-byte request dropped')
+      const res = await new Promise<Buffer>(resolve => {
+        client.once('message', resolve)
+        client.send(sized(100), smallPort, '127.0.0.1')
+      })
+      expect(res.subarray(8, 20).toString()).to.equal('sizedrequest')
+      expect(small.stats()).to.include({ answered: 1, malformed: 1 })
+      expect(parseStunHeader(sized(100), 100).length).to.equal(80)
+      expect(() => parseStunHeader(Buffer.alloc(101), 100)).to.throw(StunParseError, /101 bytes exceeds maxMessageSize 100/)
+    } finally {
+      await small.stop()
+    }
+  })
+
   it('says why a message is not STUN', () => {
     expect(() => parseStunHeader(Buffer.alloc(4))).to.throw(StunParseError, /20-byte header/)
     expect(() => parseStunHeader(Buffer.alloc(20))).to.throw(StunParseError, /magic cookie/)

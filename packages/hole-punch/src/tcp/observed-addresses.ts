@@ -1,5 +1,6 @@
 import { CODE_P2P, CODE_TCP } from '@multiformats/multiaddr'
 import { TCP as TCPMatcher } from '@multiformats/multiaddr-matcher'
+import { DEFAULT_MAX_PUNCH_CANDIDATES } from '../constants.ts'
 import type { AddressPolicy } from '../address-policy.ts'
 import type { ComponentLogger, Connection, IdentifyResult, Libp2pEvents, Logger, TypedEventTarget } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -74,7 +75,7 @@ export class ObservedAddresses {
     }
     c.observers.add(result.peerId.toString())
     c.lastSeen = Date.now()
-    const max = this.init.maxCandidates ?? 8
+    const max = this.init.maxCandidates ?? DEFAULT_MAX_PUNCH_CANDIDATES
     if (this.candidates.size > max) {
       const oldest = [...this.candidates.entries()].sort((a, b) => a[1].lastSeen - b[1].lastSeen)[0]
       this.candidates.delete(oldest[0])

@@ -4,7 +4,7 @@ import { getNetConfig } from '@libp2p/utils'
 import { CODE_P2P } from '@multiformats/multiaddr'
 import { TCP as TCPMatcher } from '@multiformats/multiaddr-matcher'
 import { AddressPolicy } from '../address-policy.ts'
-import { DEFAULT_PUNCH_DIAL_TIMEOUT, PUNCH_TCP_TAG } from '../constants.ts'
+import { DEFAULT_MAX_PUNCH_CANDIDATES, DEFAULT_PUNCH_DIAL_TIMEOUT, PUNCH_TCP_TAG } from '../constants.ts'
 import { InvalidOptionError } from '../errors.ts'
 import { PunchTCPListener } from './listener.ts'
 import { ObservedAddresses } from './observed-addresses.ts'
@@ -71,6 +71,13 @@ export interface PunchTCPInit {
    * @default 511
    */
   backlog?: number
+  /**
+   * The most candidate addresses (observed by other peers on punch-port
+   * connections) kept for DCUtR; the least recently seen goes first
+   *
+   * @default 8
+   */
+  maxCandidates?: number
 }
 
 export interface PunchTCPComponents {
@@ -105,6 +112,12 @@ interface Expected {
 }
 
 export { PUNCH_TCP_TAG }
+
+function checkPositiveInteger (name: string, value: number): void {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new InvalidOptionError(`${name} must be an integer >= 1`)
+  }
+}
 
 /**
  * A TCP transport that listens and dials from one port, so the NAT mapping a
@@ -147,8 +160,10 @@ export class PunchTCP implements Transport, Startable {
       dialTimeout: init.dialTimeout ?? DEFAULT_PUNCH_DIAL_TIMEOUT,
       inactivityTimeout: init.inactivityTimeout ?? 120_000,
       maxConnections: init.maxConnections ?? 1024,
-      backlog: init.backlog ?? 511
+      backlog: init.backlog ?? 511,
+      maxCandidates: init.maxCandidates ?? DEFAULT_MAX_PUNCH_CANDIDATES
     }
+    checkPositiveInteger('maxCandidates', this.init.maxCandidates)
     if (this.mode === 'fixed-port' && (this.init.punchPort <= 0 || this.init.punchPort > 65535)) {
       throw new InvalidOptionError('fixed-port mode needs punchPort (1-65535)')
     }
@@ -156,7 +171,8 @@ export class PunchTCP implements Transport, Startable {
     this.observed = new ObservedAddresses(components, {
       policy: this.policy,
       isPunchPortConnection: conn => this.punchConnections.has(conn.id) || this.observedDials.has(conn.id),
-      fixedPort: this.mode === 'fixed-port' ? this.init.punchPort : undefined
+      fixedPort: this.mode === 'fixed-port' ? this.init.punchPort : undefined,
+      maxCandidates: this.init.maxCandidates
     })
     if (components.metrics != null) {
       this.metrics = {
