@@ -163,6 +163,28 @@ export const DEFAULT_MAX_FAILED_RELAYS = 256
 export const DEFAULT_MAX_PUNCH_CANDIDATES = 8
 
 /**
+ * ms a punch-transport socket may stay idle before it is closed (as
+ * `@libp2p/tcp`'s `inboundSocketInactivityTimeout`)
+ *
+ * @default 120000
+ */
+export const DEFAULT_TCP_INACTIVITY_TIMEOUT = 120_000
+
+/**
+ * The most connections a punch-transport listener accepts
+ *
+ * @default 1024
+ */
+export const DEFAULT_TCP_MAX_CONNECTIONS = 1024
+
+/**
+ * The listen backlog of a punch-transport listener (Node's default)
+ *
+ * @default 511
+ */
+export const DEFAULT_TCP_BACKLOG = 511
+
+/**
  * The most concurrent inbound AutoNAT streams per connection
  *
  * @default 8

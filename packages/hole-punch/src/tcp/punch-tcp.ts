@@ -4,7 +4,7 @@ import { getNetConfig } from '@libp2p/utils'
 import { CODE_P2P } from '@multiformats/multiaddr'
 import { TCP as TCPMatcher } from '@multiformats/multiaddr-matcher'
 import { AddressPolicy } from '../address-policy.ts'
-import { DEFAULT_MAX_PUNCH_CANDIDATES, DEFAULT_PUNCH_DIAL_TIMEOUT, PUNCH_TCP_TAG } from '../constants.ts'
+import { DEFAULT_MAX_PUNCH_CANDIDATES, DEFAULT_PUNCH_DIAL_TIMEOUT, DEFAULT_TCP_BACKLOG, DEFAULT_TCP_INACTIVITY_TIMEOUT, DEFAULT_TCP_MAX_CONNECTIONS, PUNCH_TCP_TAG } from '../constants.ts'
 import { InvalidOptionError } from '../errors.ts'
 import { PunchTCPListener } from './listener.ts'
 import { ObservedAddresses } from './observed-addresses.ts'
@@ -158,14 +158,15 @@ export class PunchTCP implements Transport, Startable {
     this.init = {
       punchPort: init.punchPort ?? 0,
       dialTimeout: init.dialTimeout ?? DEFAULT_PUNCH_DIAL_TIMEOUT,
-      inactivityTimeout: init.inactivityTimeout ?? 120_000,
-      maxConnections: init.maxConnections ?? 1024,
-      backlog: init.backlog ?? 511,
+      inactivityTimeout: init.inactivityTimeout ?? DEFAULT_TCP_INACTIVITY_TIMEOUT,
+      maxConnections: init.maxConnections ?? DEFAULT_TCP_MAX_CONNECTIONS,
+      backlog: init.backlog ?? DEFAULT_TCP_BACKLOG,
       maxCandidates: init.maxCandidates ?? DEFAULT_MAX_PUNCH_CANDIDATES
     }
     checkPositiveInteger('maxCandidates', this.init.maxCandidates)
     if (this.mode === 'fixed-port' && (this.init.punchPort <= 0 || this.init.punchPort > 65535)) {
-      throw new InvalidOptionError('fixed-port mode needs punchPort (1-65535)')
+      const why = mode === 'auto' ? 'this Node.js has no net.BoundSocket or reusePort listeners, so mode auto falls back to fixed-port, which' : 'fixed-port mode'
+      throw new InvalidOptionError(`${why} needs punchPort (1-65535)`)
     }
     this.policy = new AddressPolicy(init.publicCidrs)
     this.observed = new ObservedAddresses(components, {
