@@ -68,6 +68,9 @@ describe('kitsune slices', function () {
     const unknown = await run(['slices', 'account', address, '--peer', nodeReady.multiaddrs[0], '--root', `0x${'11'.repeat(32)}`, '--json'], { timeout: 60_000 })
     expect(unknown.code).to.equal(1)
     expect(unknown.stderr).to.match(/no peer answered/)
+    // the reason once, not once per peer that passed the question on
+    expect(unknown.stderr.match(/no peer answered/g)).to.have.length(1)
+    expect(unknown.stderr.match(/not held at this root/g)).to.have.length(1)
 
     expect(await node.stop('SIGTERM')).to.deep.equal({ code: 0, signal: null })
     expect(node.events.at(-1)).to.deep.equal({ event: 'stopped' })

@@ -136,12 +136,23 @@ export const DEFAULT_MAX_PEERS_PER_SLICE = 16
 export const DEFAULT_MAX_FAULTS = 1
 
 /**
- * Slots of a storage trie that travel with their account in a delta or a
- * range; larger tries are fetched with storage-range requests
+ * Largest delta message a bridge publishes: a group's delta of one block
+ * that is larger travels in parts, each with its own proof (gossipsub
+ * refuses messages over 4 MiB)
+ *
+ * @default 1048576
+ */
+export const DEFAULT_MAX_DELTA_BYTES = 1024 * 1024
+
+/**
+ * Slots of a storage trie that travel with their account's slice; a larger
+ * trie is cut into `16^k` storage slices by slot-key prefix, storage slice
+ * `i` of account `h` held by the peers responsible for slice
+ * `(i + prefix(h)) mod 16^k`
  *
  * @default 1024
  */
-export const DEFAULT_MAX_INLINE_STORAGE = 1024
+export const DEFAULT_MAX_INLINE_STORAGE_SLOTS = 1024
 
 /**
  * The network name in topic names

@@ -61,6 +61,7 @@ import type { HeaderInfo } from './headers.ts'
 import type { AccountChange, AccountInit, StateStore } from './state.ts'
 import type { AbortOptions, ComponentLogger, Libp2pEvents, Metrics, PeerId, PeerStore, TypedEventTarget } from '@libp2p/interface'
 import type { AddressManager, ConnectionManager, Registrar } from '@libp2p/interface-internal'
+import type { Datastore } from 'interface-datastore'
 import type { TypedEventTarget as MainTypedEventTarget } from 'main-event'
 
 export { PROTOCOL, SLICE_SYNC_CAPABILITY } from './constants.ts'
@@ -76,7 +77,7 @@ export { genesisSource, genesisAccounts } from './sources/genesis.ts'
 export type { GenesisAlloc } from './sources/genesis.ts'
 export { jsonRpcSource } from './sources/json-rpc.ts'
 export type { JsonRpcSourceInit } from './sources/json-rpc.ts'
-export { hexBytes } from './slice-sync.ts'
+export { hexBytes } from './util.ts'
 
 /**
  * One block for a bridge: its RLP header and the accounts it changed
@@ -250,6 +251,35 @@ export interface SliceSyncInit {
    * @default 1
    */
   maxFaults?: number
+  /**
+   * Slots of a storage trie that travel with their account's slice; a
+   * larger trie is cut into `16^k` storage slices by slot-key prefix, and
+   * storage slice `i` of account `h` is held by the peers responsible for
+   * slice `(i + prefix(h)) mod 16^k`, so big contracts do not all land on
+   * the same peers
+   *
+   * @default 1024
+   */
+  maxInlineStorageSlots?: number
+  /**
+   * Largest delta message a bridge publishes, in bytes: a group's delta of
+   * one block that is larger travels in parts, each with its own proof
+   * (gossipsub refuses messages over 4 MiB)
+   *
+   * @default 1048576
+   */
+  maxDeltaBytes?: number
+  /**
+   * Keep the slices in the node's datastore (the libp2p `datastore` option)
+   * as well as in memory: trie nodes, codes, held-slice records, headers and
+   * the root followed are written under `/kitsune/slice-sync/<network>/`,
+   * and a restarted peer resumes from them — each record checked (nodes and
+   * codes against their hash, headers against the trust anchor, held slices
+   * read completely from the root) and what fails fetched again
+   *
+   * @default false
+   */
+  persist?: boolean
 }
 
 export interface SliceSyncComponents {
@@ -259,6 +289,7 @@ export interface SliceSyncComponents {
   connectionManager: ConnectionManager
   events: TypedEventTarget<Libp2pEvents>
   metrics?: Metrics
+  datastore?: Datastore
   peerStore?: PeerStore
   addressManager?: AddressManager
 }
@@ -332,8 +363,11 @@ export interface SliceSync extends MainTypedEventTarget<SliceSyncEvents> {
   applyBlock(update: BlockUpdate): Promise<HeaderInfo>
   /** Follows connected peers' headers from the trust anchor */
   catchUp(options?: AbortOptions): Promise<HeaderInfo | undefined>
-  /** Requests sent, bytes of their answers and of the entries in them */
-  stats(): { requests: number, responseBytes: number, entryBytes: number }
+  /**
+   * Requests sent, bytes of their answers and of the entries in them, and
+   * range responses fetched and verified while syncing
+   */
+  stats(): { requests: number, responseBytes: number, entryBytes: number, ranges: number }
   /** The state root a peer follows, as it says (not verified) */
   peerStateRoot(peer: PeerId, options?: AbortOptions): Promise<Uint8Array>
 }

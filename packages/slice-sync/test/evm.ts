@@ -19,6 +19,7 @@ export interface TxSpec {
   to?: Address
   value?: bigint
   data?: Uint8Array
+  gasLimit?: bigint
 }
 
 /**
@@ -65,9 +66,10 @@ export class EvmChain {
 
   /**
    * Builds and executes a block; returns the update a bridge applies (the
-   * header and every touched account read back from the EVM's state)
+   * header and every touched account read back from the EVM's state, with
+   * the given storage slots of contracts)
    */
-  async block (txs: TxSpec[]): Promise<{ update: BlockUpdate, block: Block, created: Address[] }> {
+  async block (txs: TxSpec[], slots: number[] = [0, 1]): Promise<{ update: BlockUpdate, block: Block, created: Address[] }> {
     const coinbase = createAddressFromPrivateKey(setLengthLeft(hexToBytes('0x07'), 32))
     const builder = await buildBlock(this.vm, {
       parentBlock: this.head,
@@ -82,7 +84,7 @@ export class EvmChain {
         nonce: this.nonce,
         maxFeePerGas: 10_000_000_000n,
         maxPriorityFeePerGas: 1_000_000_000n,
-        gasLimit: 200_000n,
+        gasLimit: spec.gasLimit ?? 200_000n,
         to: spec.to,
         value: spec.value ?? 0n,
         data: spec.data ?? new Uint8Array(0)
@@ -105,7 +107,7 @@ export class EvmChain {
       const storage: Array<[Uint8Array, Uint8Array]> = []
       if (code.length > 0) {
         this.history.get(block.header.number)?.slots.push(hex)
-        for (const slot of [0, 1]) {
+        for (const slot of slots) {
           const key = setLengthLeft(new Uint8Array([slot]), 32)
           storage.push([key, await this.vm.stateManager.getStorage(address, key)])
         }

@@ -3,7 +3,7 @@ import { createTestNode, waitFor } from '@kitsune/test-support'
 import { gossipsub } from '@libp2p/gossipsub'
 import { genesisSource, sliceSync } from '../src/index.ts'
 import type { GenesisAlloc, SliceSync, SliceSyncInit } from '../src/index.ts'
-import type { BaseServices } from '@kitsune/test-support'
+import type { BaseServices, TestNodeOptions } from '@kitsune/test-support'
 import type { Libp2p } from '@libp2p/interface'
 
 export const MAINNET_ROOT = '0xd7f8974fb5ac78d9ac099b9ad5018bedc2ce0a72dad1827a1709da30580f0544'
@@ -18,8 +18,9 @@ export { waitFor }
  * A real libp2p node on 127.0.0.1 with gossipsub (scored for loopback) and
  * slice-sync
  */
-export async function createSliceNode (init: SliceSyncInit): Promise<SliceNode> {
+export async function createSliceNode (init: SliceSyncInit, config: TestNodeOptions['config'] = {}): Promise<SliceNode> {
   return await createTestNode({
+    config,
     services: {
       pubsub: gossipsub({
         allowPublishToZeroTopicPeers: true,

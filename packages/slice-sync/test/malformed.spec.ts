@@ -103,6 +103,8 @@ describe('bad input and limits', function () {
     expect(short.response.status).to.equal(Response.Status.BAD_REQUEST)
     const unknown = await ask(frame(Request.encode({ type: Request.Type.ACCOUNT_RANGE, root: new Uint8Array(32).fill(9), origin: start, limit: end })))
     expect(unknown.response.status).to.equal(Response.Status.NOT_HELD)
+    const large = await ask(frame(Request.encode({ type: Request.Type.LARGE_ACCOUNTS, root: ROOT.subarray(1) })))
+    expect(large.response.status).to.equal(Response.Status.BAD_REQUEST)
   })
 
   it('requestTimeout: a stream that never sends a request is closed by the server', async () => {

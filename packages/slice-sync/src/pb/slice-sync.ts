@@ -22,7 +22,8 @@ export namespace Request {
     STORAGE_RANGE = 'STORAGE_RANGE',
     BYTE_CODES = 'BYTE_CODES',
     ACCOUNT_PROOF = 'ACCOUNT_PROOF',
-    HEADERS = 'HEADERS'
+    HEADERS = 'HEADERS',
+    LARGE_ACCOUNTS = 'LARGE_ACCOUNTS'
   }
 
   enum __TypeValues {
@@ -30,7 +31,8 @@ export namespace Request {
     STORAGE_RANGE = 1,
     BYTE_CODES = 2,
     ACCOUNT_PROOF = 3,
-    HEADERS = 4
+    HEADERS = 4,
+    LARGE_ACCOUNTS = 5
   }
 
   export namespace Type {
@@ -1062,6 +1064,8 @@ export interface Delta {
   accounts: Entry[]
   nodes: Uint8Array<ArrayBuffer>[]
   codes: Uint8Array<ArrayBuffer>[]
+  part: number
+  parts: number
 }
 
 export namespace Delta {
@@ -1110,6 +1114,16 @@ export namespace Delta {
           }
         }
 
+        if ((obj.part != null && obj.part !== 0)) {
+          w.uint32(56)
+          w.uint32(obj.part)
+        }
+
+        if ((obj.parts != null && obj.parts !== 0)) {
+          w.uint32(64)
+          w.uint32(obj.parts)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -1120,7 +1134,9 @@ export namespace Delta {
           group: 0,
           accounts: [],
           nodes: [],
-          codes: []
+          codes: [],
+          part: 0,
+          parts: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -1165,6 +1181,14 @@ export namespace Delta {
               }
 
               obj.codes.push(reader.bytes())
+              break
+            }
+            case 7: {
+              obj.part = reader.uint32()
+              break
+            }
+            case 8: {
+              obj.parts = reader.uint32()
               break
             }
             default: {
@@ -1257,6 +1281,20 @@ export namespace Delta {
 
               break
             }
+            case 7: {
+              yield {
+                field: `${prefix}.part`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 8: {
+              yield {
+                field: `${prefix}.parts`,
+                value: reader.uint32()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -1308,6 +1346,16 @@ export namespace Delta {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface DeltaPartFieldEvent {
+    field: '$.part'
+    value: number
+  }
+
+  export interface DeltaPartsFieldEvent {
+    field: '$.parts'
+    value: number
+  }
+
   export function encode (obj: Partial<Delta>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Delta.codec())
   }
@@ -1316,7 +1364,7 @@ export namespace Delta {
     return decodeMessage(buf, Delta.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Delta>): Generator<DeltaHeaderFieldEvent | DeltaStateRootFieldEvent | DeltaGroupFieldEvent | DeltaAccountsKeyFieldEvent | DeltaAccountsValueFieldEvent | DeltaNodesFieldEvent | DeltaCodesFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Delta>): Generator<DeltaHeaderFieldEvent | DeltaStateRootFieldEvent | DeltaGroupFieldEvent | DeltaAccountsKeyFieldEvent | DeltaAccountsValueFieldEvent | DeltaNodesFieldEvent | DeltaCodesFieldEvent | DeltaPartFieldEvent | DeltaPartsFieldEvent> {
     return streamMessage(buf, Delta.codec(), opts)
   }
 }

@@ -1,4 +1,4 @@
-import { hexBytes } from '../slice-sync.ts'
+import { hexBytes } from '../util.ts'
 import type { StateSource } from '../index.ts'
 import type { AccountInit } from '../state.ts'
 
