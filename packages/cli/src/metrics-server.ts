@@ -1,9 +1,12 @@
 import { createServer } from 'node:http'
 import { logger } from '@libp2p/logger'
+import { Registry } from 'prom-client'
+import { parseMetricsListen } from './config.ts'
 import { METRICS_PATH } from './constants.ts'
 import { CommandError } from './errors.ts'
+import { daemonMetrics } from './prometheus.ts'
 import type { MetricsAddress } from './config.ts'
-import type { Registry } from 'prom-client'
+import type { ComponentLogger, Metrics } from '@libp2p/interface'
 
 const log = logger('kitsune:cli:metrics')
 
@@ -59,6 +62,41 @@ export async function startMetricsServer (address: MetricsAddress, registry: Reg
     close: async () => {
       server.closeAllConnections()
       await new Promise<void>(resolve => { server.close(() => { resolve() }) })
+    }
+  }
+}
+
+/**
+ * `--metrics-listen` for a libp2p daemon: the `metrics` to give
+ * `createLibp2p`, and the endpoint that serves them once the node is up
+ */
+export interface PrometheusEndpoint {
+  /** For `createLibp2p({ metrics })`; undefined without an address */
+  metrics?(components: { logger: ComponentLogger }): Metrics
+  /** Serves `/metrics`; resolves to its URL, or undefined without an address */
+  start(): Promise<string | undefined>
+  close(): Promise<void>
+}
+
+/**
+ * A Prometheus endpoint for a daemon started with `--metrics-listen
+ * <address>` (nothing at all without it)
+ */
+export function prometheusEndpoint (metricsListen?: string): PrometheusEndpoint {
+  if (metricsListen == null) {
+    return { start: async () => undefined, close: async () => {} }
+  }
+  const registry = new Registry()
+  let server: MetricsServer | undefined
+  return {
+    metrics: daemonMetrics(registry),
+    start: async () => {
+      server ??= await startMetricsServer(parseMetricsListen(metricsListen), registry)
+      return server.url
+    },
+    close: async () => {
+      await server?.close()
+      server = undefined
     }
   }
 }

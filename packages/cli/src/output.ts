@@ -159,6 +159,32 @@ export function jsonOutput (streams: OutputStreams = defaultStreams()): Output {
 }
 
 /**
+ * Prints an event of a command whose lines are its own (relay, peer,
+ * slices): the JSON line in JSON mode, the human text otherwise
+ */
+export function eventPrinter (output: Output, json: boolean): (event: Record<string, unknown>, human: string) => void {
+  return (event, human) => {
+    if (json) {
+      output.emit(event as any)
+    } else {
+      output.info(human)
+    }
+  }
+}
+
+/**
+ * The line after `ready` of a relay, peer or slices daemon started with
+ * `--metrics-listen`: `{"event":"metrics","url":…}` (their `ready` lines
+ * are fixed by contract, so the URL, which port 0 makes unknown
+ * beforehand, gets a line of its own)
+ */
+export function printMetricsUrl (output: Output, json: boolean, url?: string): void {
+  if (url != null) {
+    eventPrinter(output, json)({ event: 'metrics', url }, `metrics      ${url}`)
+  }
+}
+
+/**
  * The human lines of a `ready` event, of the proxy or of a node
  */
 function readyLines (event: ReadyEvent | NodeReadyEvent): string[] {

@@ -19,8 +19,10 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { runDaemon } from './command.ts'
 import { CommandError } from './errors.ts'
+import { prometheusEndpoint } from './metrics-server.ts'
+import { eventPrinter, printMetricsUrl } from './output.ts'
 import { allowedDial } from './relay-command.ts'
-import type { Output, OutputStreams } from './output.ts'
+import type { OutputStreams } from './output.ts'
 import type { PeerOptions } from './schema/peer.ts'
 import type { ClosestRelays, HolePunchService, Reachability } from '@kitsune/hole-punch'
 import type { Connection, Libp2p, PeerId } from '@libp2p/interface'
@@ -51,6 +53,8 @@ export interface RunningPeer {
   mode: 'reuse-port' | 'fixed-port'
   /** The port punches leave from (fixed-port), or undefined (the listen port) */
   punchPort?: number
+  /** The Prometheus URL, with `--metrics-listen` */
+  metricsUrl?: string
   stop(): Promise<void>
 }
 
@@ -105,10 +109,12 @@ export async function startPeer (options: PeerOptions, onWarning: (message: stri
     const { webRTCFromRelays } = await import('@kitsune/hole-punch/webrtc')
     transports.splice(1, 0, webRTCFromRelays())
   }
+  const prometheus = prometheusEndpoint(options.metricsListen)
   let node: Libp2p<PeerServices>
   try {
     node = await createLibp2p({
       privateKey,
+      metrics: prometheus.metrics,
       addresses: { listen: webrtc ? [`/ip4/0.0.0.0/tcp/${punch.listenPort}`, '/webrtc'] : [`/ip4/0.0.0.0/tcp/${punch.listenPort}`] },
       transports,
       connectionEncrypters: [noise()],
@@ -123,15 +129,21 @@ export async function startPeer (options: PeerOptions, onWarning: (message: stri
   } catch (err: any) {
     throw new CommandError(`cannot start the peer: ${err.message}`, { cause: err })
   }
-  return { libp2p: node, mode: punch.mode, punchPort: punch.punchPort, stop: async () => { await node.stop() } }
-}
-
-function emitter (output: Output, json: boolean) {
-  return (event: Record<string, unknown>, human: string): void => {
-    if (json) {
-      output.emit(event as any)
-    } else {
-      output.info(human)
+  let metricsUrl: string | undefined
+  try {
+    metricsUrl = await prometheus.start()
+  } catch (err) {
+    await node.stop()
+    throw err
+  }
+  return {
+    libp2p: node,
+    mode: punch.mode,
+    punchPort: punch.punchPort,
+    metricsUrl,
+    stop: async () => {
+      await node.stop()
+      await prometheus.close()
     }
   }
 }
@@ -335,10 +347,11 @@ export async function runPeer (options: PeerOptions, streams?: OutputStreams): P
     log,
     start: async (onWarning) => startPeer(options, onWarning),
     ready: (running, output) => {
-      emitter(output, options.json)({ event: 'ready', peerId: running.libp2p.peerId.toString() }, `peer id      ${running.libp2p.peerId.toString()}\nready`)
+      eventPrinter(output, options.json)({ event: 'ready', peerId: running.libp2p.peerId.toString() }, `peer id      ${running.libp2p.peerId.toString()}\nready`)
+      printMetricsUrl(output, options.json, running.metricsUrl)
     },
     started: (running, output) => {
-      const emit = emitter(output, options.json)
+      const emit = eventPrinter(output, options.json)
       const stop = running.stop
       running.stop = async () => {
         controller.abort()

@@ -8,7 +8,10 @@
  * libp2p's transports and connection manager register gauges whose names
  * end in `_total` (`libp2p_tcp_inbound_connections_total`,
  * `libp2p_protocol_streams_total`, ...), a suffix reserved for counters:
- * they are exported without it (`libp2p_tcp_inbound_connections`).
+ * they are exported without it (`libp2p_tcp_inbound_connections`), and in
+ * the plural where that would leave a histogram's suffix
+ * (`libp2p_kad_dht_routing_table_kad_bucket_total` →
+ * `libp2p_kad_dht_routing_table_kad_buckets`).
  *
  * libp2p's adaptive timeouts (the connection monitor's pings, kad-dht's
  * message times) register gauge groups in milliseconds
@@ -35,12 +38,20 @@ import type { Registry } from 'prom-client'
  */
 export const DROPPED_METRICS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']
 
+/** Suffixes Prometheus reserves for histograms and summaries */
+const RESERVED_SUFFIXES = ['_bucket', '_count', '_sum']
+
 /**
  * The name a gauge is exported under: without a `_total` suffix, which
- * Prometheus reserves for counters
+ * Prometheus reserves for counters; a name left ending in a histogram's
+ * suffix takes a plural (`…_kad_bucket_total` → `…_kad_buckets`)
  */
 export function gaugeName (name: string): string {
-  return name.endsWith('_total') ? name.slice(0, -'_total'.length) : name
+  if (!name.endsWith('_total')) {
+    return name
+  }
+  const stripped = name.slice(0, -'_total'.length)
+  return RESERVED_SUFFIXES.some(suffix => stripped.endsWith(suffix)) ? `${stripped}s` : stripped
 }
 
 const MILLISECONDS = '_milliseconds'

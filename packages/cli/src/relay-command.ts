@@ -18,6 +18,8 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { runDaemon } from './command.ts'
 import { CommandError } from './errors.ts'
+import { prometheusEndpoint } from './metrics-server.ts'
+import { eventPrinter, printMetricsUrl } from './output.ts'
 import type { OutputStreams } from './output.ts'
 import type { RelayOptions } from './schema/relay.ts'
 import type { StunServer } from '@kitsune/hole-punch'
@@ -51,6 +53,8 @@ export function relayTransports (listen: string[], announce: string[] = []): Arr
 export interface RunningRelay {
   libp2p: Libp2p
   stun: string | null
+  /** The Prometheus URL, with `--metrics-listen` */
+  metricsUrl?: string
   stop(): Promise<void>
 }
 
@@ -61,10 +65,12 @@ export async function startRelay (options: RelayOptions): Promise<RunningRelay> 
   const privateKey = options.key != null ? (await loadOrCreateKeyFile(options.key)).privateKey : undefined
   const policy = new AddressPolicy(options.publicCidr)
   const explicit = [...options.listen, ...(options.announce ?? []), ...options.bootstrap].map(a => multiaddr(a))
+  const prometheus = prometheusEndpoint(options.metricsListen)
   let node: Libp2p
   try {
     node = await createLibp2p({
       privateKey,
+      metrics: prometheus.metrics,
       addresses: { listen: options.listen, announce: options.announce },
       transports: relayTransports(options.listen, options.announce),
       connectionEncrypters: [noise()],
@@ -86,11 +92,22 @@ export async function startRelay (options: RelayOptions): Promise<RunningRelay> 
       log.error('bootstrap %s unreachable - %e', b, err)
     }
   }
+  let metricsUrl: string | undefined
+  try {
+    metricsUrl = await prometheus.start()
+  } catch (err) {
+    await node.stop()
+    throw err
+  }
   const stun = (node.services as any).stun as StunServer | undefined
   return {
     libp2p: node,
     stun: stun?.address ?? null,
-    stop: async () => { await node.stop() }
+    metricsUrl,
+    stop: async () => {
+      await node.stop()
+      await prometheus.close()
+    }
   }
 }
 
@@ -105,15 +122,15 @@ export async function runRelay (options: RelayOptions, streams?: OutputStreams):
     log,
     start: async () => startRelay(options),
     ready: (running, output) => {
-      output.info(`peer id      ${running.libp2p.peerId.toString()}`)
-      running.libp2p.getMultiaddrs().forEach(ma => { output.info(`listening on ${ma.toString()}`) })
-      output.info(`stun         ${running.stun ?? 'off'}`)
-      output.emit({
+      const peerId = running.libp2p.peerId.toString()
+      const multiaddrs = running.libp2p.getMultiaddrs().map(ma => ma.toString())
+      eventPrinter(output, options.json)({
         event: 'ready',
-        peerId: running.libp2p.peerId.toString(),
-        multiaddrs: running.libp2p.getMultiaddrs().map(ma => ma.toString()),
+        peerId,
+        multiaddrs,
         stun: running.stun
-      } as any)
+      }, `peer id      ${peerId}\n${multiaddrs.map(m => `listening on ${m}`).join('\n')}\nstun         ${running.stun ?? 'off'}\nready`)
+      printMetricsUrl(output, options.json, running.metricsUrl)
     }
   })
 }

@@ -18,10 +18,12 @@ import { createLibp2p } from 'libp2p'
 import { runDaemon } from './command.ts'
 import { EXIT_FAILURE, EXIT_OK } from './constants.ts'
 import { CommandError } from './errors.ts'
-import type { Output, OutputStreams } from './output.ts'
+import { prometheusEndpoint } from './metrics-server.ts'
+import { eventPrinter, printMetricsUrl } from './output.ts'
+import type { OutputStreams } from './output.ts'
 import type { SlicesAccountOptions, SlicesBridgeOptions, SlicesNodeOptions } from './schema/slices.ts'
 import type { GenesisAlloc, SliceSync, SliceSyncInit } from '@kitsune/slice-sync'
-import type { Libp2p } from '@libp2p/interface'
+import type { Libp2p, Metrics } from '@libp2p/interface'
 
 const log = logger('kitsune:cli:slices')
 
@@ -29,6 +31,13 @@ const log = logger('kitsune:cli:slices')
 export const KNOWN_GENESIS: Record<string, number> = { mainnet: 1, sepolia: 11155111, hoodi: 560048 }
 
 type SliceNode = Libp2p<{ identify: unknown, pubsub: unknown, sliceSync: SliceSync }> & { stop(): Promise<void> }
+
+/** A slice daemon: its node, and its Prometheus endpoint with `--metrics-listen` */
+interface SliceDaemon {
+  node: SliceNode
+  metricsUrl?: string
+  stop(): Promise<void>
+}
 
 function hex (bytes: Uint8Array): string {
   return '0x' + Array.from(bytes, b => b.toString(16).padStart(2, '0')).join('')
@@ -78,9 +87,10 @@ export async function loadGenesis (genesis: string): Promise<GenesisAlloc> {
   return out
 }
 
-async function startSliceNode (listen: string[], init: SliceSyncInit): Promise<SliceNode> {
+async function startSliceNode (listen: string[], init: SliceSyncInit, metrics?: (components: any) => Metrics): Promise<SliceNode> {
   try {
     return await createLibp2p({
+      metrics,
       addresses: { listen },
       transports: [tcp()],
       connectionEncrypters: [noise()],
@@ -98,12 +108,25 @@ async function startSliceNode (listen: string[], init: SliceSyncInit): Promise<S
   }
 }
 
-function emitter (output: Output, json: boolean) {
-  return (event: Record<string, unknown>, human: string): void => {
-    if (json) {
-      output.emit(event as any)
-    } else {
-      output.info(human)
+/**
+ * Starts a slice node and, with `--metrics-listen`, its Prometheus endpoint
+ */
+async function startSliceDaemon (listen: string[], init: SliceSyncInit, metricsListen?: string): Promise<SliceDaemon> {
+  const prometheus = prometheusEndpoint(metricsListen)
+  const node = await startSliceNode(listen, init, prometheus.metrics)
+  let metricsUrl: string | undefined
+  try {
+    metricsUrl = await prometheus.start()
+  } catch (err) {
+    await node.stop()
+    throw err
+  }
+  return {
+    node,
+    metricsUrl,
+    stop: async () => {
+      await node.stop()
+      await prometheus.close()
     }
   }
 }
@@ -116,25 +139,26 @@ export async function runSlicesBridge (options: SlicesBridgeOptions, streams?: O
   // with --rpc: the genesis state, then the client's heads (changed accounts
   // from its traces, values checked against eth_getProof)
   const source = options.rpc == null ? genesisSource(alloc) : jsonRpcSource({ url: options.rpc, genesis: alloc })
-  return runDaemon<SliceNode>({
+  return runDaemon<SliceDaemon>({
     command: 'slices bridge',
     json: options.json,
     streams,
     log,
-    start: async () => startSliceNode(options.listen, { source }),
-    ready: (node, output) => {
+    start: async () => startSliceDaemon(options.listen, { source }, options.metricsListen),
+    ready: ({ node, metricsUrl }, output) => {
       const s = node.services.sliceSync
       const multiaddrs = node.getMultiaddrs().map(String)
-      emitter(output, options.json)({
+      eventPrinter(output, options.json)({
         event: 'ready',
         peerId: node.peerId.toString(),
         multiaddrs,
         stateRoot: hex(s.stateRoot as Uint8Array),
         accounts: s.progress().accounts
       }, `peer id      ${node.peerId.toString()}\n${multiaddrs.map(m => `listening on ${m}`).join('\n')}\nstate root   ${hex(s.stateRoot as Uint8Array)} (${s.progress().accounts} accounts)\nready`)
+      printMetricsUrl(output, options.json, metricsUrl)
     },
-    started: (node, output) => {
-      const emit = emitter(output, options.json)
+    started: ({ node }, output) => {
+      const emit = eventPrinter(output, options.json)
       node.services.sliceSync.addEventListener('block', (evt) => {
         emit({ event: 'block', number: Number(evt.detail.number), hash: evt.detail.hash, stateRoot: evt.detail.stateRoot }, `block        ${evt.detail.number} ${evt.detail.hash} state root ${evt.detail.stateRoot}`)
       })
@@ -149,23 +173,24 @@ export async function runSlicesBridge (options: SlicesBridgeOptions, streams?: O
  * Runs `kitsune slices node` until SIGINT or SIGTERM
  */
 export async function runSlicesNode (options: SlicesNodeOptions, streams?: OutputStreams): Promise<number> {
-  return runDaemon<SliceNode>({
+  return runDaemon<SliceDaemon>({
     command: 'slices node',
     json: options.json,
     streams,
     log,
-    start: async () => startSliceNode(options.listen, { trustedRoot: options.trustedRoot as string, radius: options.radius }),
-    ready: (node, output) => {
+    start: async () => startSliceDaemon(options.listen, { trustedRoot: options.trustedRoot as string, radius: options.radius }, options.metricsListen),
+    ready: ({ node, metricsUrl }, output) => {
       const multiaddrs = node.getMultiaddrs().map(String)
-      emitter(output, options.json)({
+      eventPrinter(output, options.json)({
         event: 'ready',
         peerId: node.peerId.toString(),
         multiaddrs,
         stateRoot: options.trustedRoot
       }, `peer id      ${node.peerId.toString()}\n${multiaddrs.map(m => `listening on ${m}`).join('\n')}\ntrusted root ${options.trustedRoot as string}\nready`)
+      printMetricsUrl(output, options.json, metricsUrl)
     },
-    started: (node, output) => {
-      const emit = emitter(output, options.json)
+    started: ({ node }, output) => {
+      const emit = eventPrinter(output, options.json)
       const s = node.services.sliceSync
       s.addEventListener('synced', (evt) => {
         emit({ event: 'synced', slices: s.heldSlices(), accounts: evt.detail.accounts, stateRoot: evt.detail.stateRoot }, `synced       slices ${s.heldSlices().join(',')} (${evt.detail.accounts} accounts) at ${evt.detail.stateRoot as string}`)

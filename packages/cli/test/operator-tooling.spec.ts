@@ -7,6 +7,8 @@
  */
 
 import { spawn, spawnSync } from 'node:child_process'
+import { createSocket } from 'node:dgram'
+import { once } from 'node:events'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -157,7 +159,7 @@ describe('operator tooling', function () {
     let dir: string
     let proxyReady: any
     /** The last scrape of each daemon */
-    const scrapes = { proxy: '', node: '' }
+    const scrapes = { proxy: '', node: '', relay: '', 'slices node': '' }
 
     before(async function () {
       this.timeout(60_000)
@@ -202,6 +204,30 @@ describe('operator tooling', function () {
 
       scrapes.proxy = await (await fetch(proxyReady.metrics)).text()
       scrapes.node = await (await fetch(nodeReady.metrics)).text()
+
+      // a relay answers one STUN binding request
+      const relay = start(['relay', '--json', '--listen', '/ip4/127.0.0.1/tcp/0', '--stun-listen', '127.0.0.1:0', '--metrics-listen', '/ip4/127.0.0.1/tcp/0'])
+      const relayReady = await relay.event('ready')
+      const relayMetrics = await relay.event('metrics')
+      const [stunHost, stunPort] = relayReady.stun.split(':')
+      const udp = createSocket('udp4')
+      try {
+        // a binding request: type 0x0001, length 0, the magic cookie, a transaction id
+        const request = Buffer.concat([Buffer.from([0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42]), Buffer.alloc(12, 7)])
+        udp.send(request, Number(stunPort), stunHost)
+        await once(udp, 'message', { signal: AbortSignal.timeout(5_000) })
+      } finally {
+        udp.close()
+      }
+      scrapes.relay = await (await fetch(relayMetrics.url)).text()
+
+      // a slice-sync node syncs its share of the mainnet genesis from a bridge
+      const bridge = start(['slices', 'bridge', '--json', '--genesis', 'mainnet', '--listen', '/ip4/127.0.0.1/tcp/0'])
+      const bridgeReady = await bridge.event('ready')
+      const sliceNode = start(['slices', 'node', '--json', '--bootstrap', bridgeReady.multiaddrs[0], '--trusted-root', bridgeReady.stateRoot, '--radius', '0', '--listen', '/ip4/127.0.0.1/tcp/0', '--metrics-listen', '/ip4/127.0.0.1/tcp/0'])
+      const sliceMetrics = await sliceNode.event('metrics')
+      await sliceNode.event('synced')
+      scrapes['slices node'] = await (await fetch(sliceMetrics.url)).text()
     })
 
     after(async () => {
@@ -217,6 +243,9 @@ describe('operator tooling', function () {
       expect(sample(scrapes.proxy, 'kitsune_proxy_downstreams{status="up"}')).to.equal(1)
       expect(sample(scrapes.node, 'kitsune_preload_requests_total')).to.equal(1)
       expect(families(scrapes.node).has('process_resident_memory_bytes')).to.be.true()
+      expect(sample(scrapes.relay, 'kitsune_stun_answered_total')).to.equal(1)
+      expect(sample(scrapes['slices node'], 'kitsune_slice_ranges_fetched_total{type="account"}')).to.be.at.least(1)
+      expect(sample(scrapes['slices node'], 'kitsune_slice_accounts_held')).to.be.greaterThan(0)
     })
 
     it('promtool itself: flags a counter without _total, a gauge with it, no help and a non-base unit', async function () {
@@ -232,7 +261,7 @@ describe('operator tooling', function () {
       expect(bad.problems).to.include('d_milliseconds use base unit "seconds" instead of "milliseconds"')
     })
 
-    for (const daemon of ['proxy', 'node'] as const) {
+    for (const daemon of ['proxy', 'node', 'relay', 'slices node'] as const) {
       it(`promtool check metrics is clean on kitsune ${daemon}'s /metrics, as scraped and with every family sampled`, async () => {
         const text = scrapes[daemon]
         const scraped = await promtoolCheckMetrics(text)
@@ -258,6 +287,8 @@ describe('operator tooling', function () {
     it('the corrected names: gauges lose _total, milliseconds become seconds', () => {
       expect(gaugeName('libp2p_tcp_inbound_connections_total')).to.equal('libp2p_tcp_inbound_connections')
       expect(gaugeName('kitsune_proxy_upstream_peers')).to.equal('kitsune_proxy_upstream_peers')
+      // promtool reserves _bucket, _count and _sum for histograms and summaries
+      expect(gaugeName('libp2p_kad_dht_routing_table_kad_bucket_total')).to.equal('libp2p_kad_dht_routing_table_kad_buckets')
       const names = families(scrapes.proxy)
       expect(names.get('libp2p_tcp_inbound_connections')).to.equal('gauge')
       expect(names.get('libp2p_connection_monitor_ping_time_seconds')).to.equal('gauge')

@@ -3,7 +3,7 @@
  */
 
 import * as z from 'zod'
-import { checkMultiaddr } from './addresses.ts'
+import { checkHttpListen, checkMultiaddr } from './addresses.ts'
 import { command } from './command.ts'
 import { flag, integerFlag, string, stringList, stringWithDefault } from './fields.ts'
 import { checkCidr } from './relay.ts'
@@ -49,6 +49,7 @@ It contacts nothing but the --bootstrap relays and the peers they lead to.`,
     dial: string({ value: '<peerId>', help: 'connect to this peer (through its closest relays) and punch a direct connection', unset: 'wait for others' }, checkPeerId),
     key: string({ value: '<path>', path: true, help: 'libp2p protobuf private key file, created if missing', unset: 'a new key each run' }),
     publicCidr: stringList({ value: '<cidr>', help: 'treat addresses in this range as public, e.g. a lab\'s 198.18.0.0/15' }, checkCidr),
+    metricsListen: string({ value: '<multiaddr>', help: 'serve Prometheus text at /metrics (libp2p\'s and kitsune_hole_punch_*), e.g. /ip4/127.0.0.1/tcp/9093', unset: 'no metrics' }, checkHttpListen),
     json: flag(false, { help: 'JSON lines on stdout: ready, reachability, reservation, relayed, direct or punch-failed' })
   }),
   check (options, from) {

@@ -5,7 +5,7 @@
 
 import { parseCidr } from '@kitsune/hole-punch'
 import * as z from 'zod'
-import { checkMultiaddr } from './addresses.ts'
+import { checkHttpListen, checkMultiaddr } from './addresses.ts'
 import { command } from './command.ts'
 import { flag, string, stringList } from './fields.ts'
 
@@ -42,6 +42,7 @@ It contacts nothing but the --bootstrap peers and the peers that come to it.`,
     stunListen: string({ value: '<host:port>', help: 'answer STUN binding requests on this UDP address', unset: 'no STUN' }, checkHostPort),
     key: string({ value: '<path>', path: true, help: 'libp2p protobuf private key file, created if missing', unset: 'a new key each run' }),
     publicCidr: stringList({ value: '<cidr>', help: 'treat addresses in this range as public, e.g. a lab\'s 198.18.0.0/15' }, checkCidr),
+    metricsListen: string({ value: '<multiaddr>', help: 'serve Prometheus text at /metrics (libp2p\'s, the relay\'s and kitsune_stun_*), e.g. /ip4/127.0.0.1/tcp/9092', unset: 'no metrics' }, checkHttpListen),
     json: flag(false, { help: 'JSON lines on stdout; the first is {"event":"ready","peerId","multiaddrs","stun"}' })
   }),
   check (options, from) {

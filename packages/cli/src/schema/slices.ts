@@ -4,7 +4,7 @@
  */
 
 import * as z from 'zod'
-import { checkMultiaddr } from './addresses.ts'
+import { checkHttpListen, checkMultiaddr } from './addresses.ts'
 import { command } from './command.ts'
 import { flag, integerFlag, string, stringList, value } from './fields.ts'
 
@@ -60,6 +60,7 @@ over gossipsub. Peers verify everything it sends against their trusted root.`,
     genesis: string({ value: '<name|file>', file: false, help: 'mainnet, hoodi, sepolia, or a genesis JSON file (geth "alloc" or address → balance)', defaultText: '(required)' }, checkGenesis),
     rpc: string({ value: '<url>', file: false, help: 'an execution client\'s JSON-RPC endpoint: follow its heads on top of the --genesis state and publish deltas', unset: 'the genesis state only' }, checkRpcUrl),
     listen: stringList({ value: '<multiaddr>', file: false, help: 'libp2p listen addresses', default: DEFAULT_SLICES_LISTEN }, checkMultiaddr),
+    metricsListen: string({ value: '<multiaddr>', file: false, help: 'serve Prometheus text at /metrics (libp2p\'s and kitsune_slice_*), e.g. /ip4/127.0.0.1/tcp/9094', unset: 'no metrics' }, checkHttpListen),
     json: flag(false, { file: false, help: 'JSON lines on stdout: ready, then events' })
   }),
   check (options, from) {
@@ -86,6 +87,7 @@ blocks through verified deltas.`,
     trustedRoot: string({ value: '<0x…>', file: false, help: 'the state root to trust', defaultText: '(required)' }, checkRoot),
     radius: integerFlag(3, { value: '<n>', file: false, help: 'serve the slices within this XOR distance of the peer id (radius + 1 slices)', min: 0, max: 65535 }),
     listen: stringList({ value: '<multiaddr>', file: false, help: 'libp2p listen addresses', default: DEFAULT_SLICES_LISTEN }, checkMultiaddr),
+    metricsListen: string({ value: '<multiaddr>', file: false, help: 'serve Prometheus text at /metrics (libp2p\'s and kitsune_slice_*), e.g. /ip4/127.0.0.1/tcp/9095', unset: 'no metrics' }, checkHttpListen),
     json: flag(false, { file: false, help: 'JSON lines on stdout: ready, synced, then one block line per applied block' })
   }),
   check (options, from) {
