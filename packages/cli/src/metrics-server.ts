@@ -73,9 +73,12 @@ export async function startMetricsServer (address: MetricsAddress, registry: Reg
 export interface PrometheusEndpoint {
   /** For `createLibp2p({ metrics })`; undefined without an address */
   metrics?(components: { logger: ComponentLogger }): Metrics
-  /** Serves `/metrics`; resolves to its URL, or undefined without an address */
-  start(): Promise<string | undefined>
-  close(): Promise<void>
+  /**
+   * Serves `/metrics` for a started node: resolves to its URL (undefined
+   * without an address) and a `stop` that stops the node, then the
+   * endpoint. Stops the node when the endpoint cannot listen.
+   */
+  serve(node: { stop(): void | Promise<void> }): Promise<{ url?: string, stop(): Promise<void> }>
 }
 
 /**
@@ -84,19 +87,26 @@ export interface PrometheusEndpoint {
  */
 export function prometheusEndpoint (metricsListen?: string): PrometheusEndpoint {
   if (metricsListen == null) {
-    return { start: async () => undefined, close: async () => {} }
+    return { serve: async (node) => ({ stop: async () => { await node.stop() } }) }
   }
   const registry = new Registry()
-  let server: MetricsServer | undefined
   return {
     metrics: daemonMetrics(registry),
-    start: async () => {
-      server ??= await startMetricsServer(parseMetricsListen(metricsListen), registry)
-      return server.url
-    },
-    close: async () => {
-      await server?.close()
-      server = undefined
+    serve: async (node) => {
+      let server: MetricsServer
+      try {
+        server = await startMetricsServer(parseMetricsListen(metricsListen), registry)
+      } catch (err) {
+        await node.stop()
+        throw err
+      }
+      return {
+        url: server.url,
+        stop: async () => {
+          await node.stop()
+          await server.close()
+        }
+      }
     }
   }
 }

@@ -129,23 +129,8 @@ export async function startPeer (options: PeerOptions, onWarning: (message: stri
   } catch (err: any) {
     throw new CommandError(`cannot start the peer: ${err.message}`, { cause: err })
   }
-  let metricsUrl: string | undefined
-  try {
-    metricsUrl = await prometheus.start()
-  } catch (err) {
-    await node.stop()
-    throw err
-  }
-  return {
-    libp2p: node,
-    mode: punch.mode,
-    punchPort: punch.punchPort,
-    metricsUrl,
-    stop: async () => {
-      await node.stop()
-      await prometheus.close()
-    }
-  }
+  const served = await prometheus.serve(node)
+  return { libp2p: node, mode: punch.mode, punchPort: punch.punchPort, metricsUrl: served.url, stop: served.stop }
 }
 
 /**

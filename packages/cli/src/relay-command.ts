@@ -92,23 +92,9 @@ export async function startRelay (options: RelayOptions): Promise<RunningRelay> 
       log.error('bootstrap %s unreachable - %e', b, err)
     }
   }
-  let metricsUrl: string | undefined
-  try {
-    metricsUrl = await prometheus.start()
-  } catch (err) {
-    await node.stop()
-    throw err
-  }
+  const served = await prometheus.serve(node)
   const stun = (node.services as any).stun as StunServer | undefined
-  return {
-    libp2p: node,
-    stun: stun?.address ?? null,
-    metricsUrl,
-    stop: async () => {
-      await node.stop()
-      await prometheus.close()
-    }
-  }
+  return { libp2p: node, stun: stun?.address ?? null, metricsUrl: served.url, stop: served.stop }
 }
 
 /**

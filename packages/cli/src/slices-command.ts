@@ -114,21 +114,8 @@ async function startSliceNode (listen: string[], init: SliceSyncInit, metrics?: 
 async function startSliceDaemon (listen: string[], init: SliceSyncInit, metricsListen?: string): Promise<SliceDaemon> {
   const prometheus = prometheusEndpoint(metricsListen)
   const node = await startSliceNode(listen, init, prometheus.metrics)
-  let metricsUrl: string | undefined
-  try {
-    metricsUrl = await prometheus.start()
-  } catch (err) {
-    await node.stop()
-    throw err
-  }
-  return {
-    node,
-    metricsUrl,
-    stop: async () => {
-      await node.stop()
-      await prometheus.close()
-    }
-  }
+  const served = await prometheus.serve(node)
+  return { node, metricsUrl: served.url, stop: served.stop }
 }
 
 /**
