@@ -1,14 +1,41 @@
+import { once } from 'node:events'
+import { connect, createServer } from 'node:net'
 import { waitFor } from '@kitsune/test-support'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { defaultLogger } from '@libp2p/logger'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { multiaddr } from '@multiformats/multiaddr'
 import { expect } from 'aegir/chai'
 import { TypedEventEmitter } from 'main-event'
+import { Registry } from 'prom-client'
 import { DEFAULT_MAX_PUNCH_CANDIDATES, PUNCH_TCP_TAG, PunchTCP as PunchTCPClass, detectPunchSupport } from '../src/index.ts'
 import { punchNode, tcpHandles } from './fixtures.ts'
 import type { PunchTCP } from '../src/index.ts'
 import type { Libp2p } from '@libp2p/interface'
+import type { AddressInfo, Socket } from 'node:net'
+
+/**
+ * A TCP server on loopback that accepts and never says a word: a dial to
+ * it connects, then waits in the upgrade (nothing leaves the machine)
+ */
+async function silentServer (): Promise<{ port: number, close(): Promise<void> }> {
+  const sockets = new Set<Socket>()
+  const server = createServer(socket => {
+    // the dialer resets when it gives up
+    socket.on('error', () => {})
+    sockets.add(socket)
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: async () => {
+      sockets.forEach(socket => socket.destroy())
+      await new Promise<void>(resolve => server.close(() => { resolve() }))
+    }
+  }
+}
 
 function transportOf (node: Libp2p<any>): PunchTCP {
   return (node as any).components.transportManager.getTransports().find((t: any) => t[Symbol.toStringTag] === PUNCH_TCP_TAG)
@@ -83,11 +110,15 @@ describe('punch TCP transport', () => {
     await expect(a.dial(multiaddr(`/ip4/127.0.0.1/tcp/1/p2p/${b.peerId.toString()}`))).to.eventually.be.rejected()
   })
 
-  it('gives up a punch to a silent address after its timeout', async () => {
-    const start = Date.now()
-    // 192.0.2.0/24 (TEST-NET-1) is unroutable: the SYN goes nowhere
-    await expect(transportOf(a).punch(multiaddr('/ip4/192.0.2.1/tcp/4001'), { initiator: true, timeout: 300 })).to.eventually.be.rejected()
-    expect(Date.now() - start).to.be.lessThan(3000)
+  it('gives up a punch to a peer that never answers after its timeout', async () => {
+    const silent = await silentServer()
+    try {
+      const start = Date.now()
+      await expect(transportOf(a).punch(multiaddr(`/ip4/127.0.0.1/tcp/${silent.port}`), { initiator: true, timeout: 300 })).to.eventually.be.rejected()
+      expect(Date.now() - start).to.be.within(250, 3000)
+    } finally {
+      await silent.close()
+    }
   })
 })
 
@@ -158,5 +189,76 @@ describe('punch candidates cap (maxCandidates)', () => {
     expect(byDefault.observed.getCandidates()).to.have.length(DEFAULT_MAX_PUNCH_CANDIDATES)
     expect(DEFAULT_MAX_PUNCH_CANDIDATES).to.equal(8)
     expect(() => transport({ maxCandidates: 0 })).to.throw(/maxCandidates/)
+  })
+})
+
+describe('punch TCP transport as a drop-in for @libp2p/tcp: limits, abort, metrics', () => {
+  const nodes: Array<Libp2p<any>> = []
+  let handlesBefore: number
+
+  before(() => {
+    handlesBefore = tcpHandles()
+  })
+
+  afterEach(async () => {
+    await Promise.all(nodes.splice(0).map(async node => { await node.stop() }))
+  })
+
+  after(async () => {
+    await waitFor(() => tcpHandles() <= handlesBefore, 5000, 'no leaked TCP handles')
+  })
+
+  it('maxConnections: the listener holds exactly that many sockets; the next one is closed', async () => {
+    const b = await punchNode({}, {}, { maxConnections: 2 })
+    nodes.push(b)
+    const port = transportOf(b).punchPort as number
+    const sockets = []
+    try {
+      for (let i = 0; i < 2; i++) {
+        const socket = connect(port, '127.0.0.1').on('error', () => {})
+        sockets.push(socket)
+        await once(socket, 'connect')
+      }
+      const third = connect(port, '127.0.0.1').on('error', () => {})
+      sockets.push(third)
+      await once(third, 'close', { signal: AbortSignal.timeout(5000) })
+      expect(sockets.slice(0, 2).every(socket => !socket.destroyed && !socket.readableEnded)).to.be.true()
+    } finally {
+      sockets.forEach(socket => socket.destroy())
+    }
+  })
+
+  it('inactivityTimeout: a connection that carries nothing is closed after it', async () => {
+    const a = await punchNode()
+    const b = await punchNode({}, {}, { inactivityTimeout: 500 })
+    nodes.push(a, b)
+    await a.dial(b.getMultiaddrs()[0])
+    await waitFor(() => b.getConnections(a.peerId).length === 0, 10_000, 'the idle connection closed by b')
+  })
+
+  it('a dial aborted while it is under way rejects at once, with no socket left', async () => {
+    const a = await punchNode()
+    nodes.push(a)
+    const key = await generateKeyPair('Ed25519')
+    const silent = await silentServer()
+    try {
+      const start = Date.now()
+      await expect(a.dial(multiaddr(`/ip4/127.0.0.1/tcp/${silent.port}/p2p/${peerIdFromPrivateKey(key).toString()}`), { signal: AbortSignal.timeout(300) })).to.eventually.be.rejected()
+      expect(Date.now() - start).to.be.within(250, 3000)
+    } finally {
+      await silent.close()
+    }
+  })
+
+  it('counts dials in kitsune_hole_punch_tcp_dialer_events_total', async () => {
+    const registry = new Registry()
+    const a = await punchNode({}, {}, {}, { metrics: prometheusMetrics({ registry, collectDefaultMetrics: false }) })
+    const b = await punchNode()
+    nodes.push(a, b)
+    await a.dial(b.getMultiaddrs()[0])
+    await expect(a.dial(multiaddr(`/ip4/127.0.0.1/tcp/1/p2p/${b.peerId.toString()}`), { force: true } as any)).to.eventually.be.rejected()
+    const text = await registry.metrics()
+    expect(text).to.match(/kitsune_hole_punch_tcp_dialer_events_total\{event="connect"\} 1\b/)
+    expect(text).to.match(/kitsune_hole_punch_tcp_dialer_events_total\{event="error"\} [1-9]/)
   })
 })

@@ -243,8 +243,10 @@ export class PunchTCP implements Transport, Startable {
     const controller = new AbortController()
     const signal = options.signal == null ? controller.signal : AbortSignal.any([controller.signal, options.signal])
     let settled = false
+    let expected: Expected | undefined
     const viaListener = new Promise<Connection>((resolve, reject) => {
-      this.expected.set(key, { initiator: options.initiator, resolve, reject })
+      expected = { initiator: options.initiator, resolve, reject }
+      this.expected.set(key, expected)
     })
     const viaDial = (async () => {
       if (options.delay != null && options.delay > 0) {
@@ -258,7 +260,12 @@ export class PunchTCP implements Transport, Startable {
         socket.destroy()
         throw new AbortError('punched through the listener')
       }
-      this.expected.delete(key)
+      // our SYN made the connection: the listener half is over (else a
+      // failed upgrade would leave the punch waiting for it forever)
+      if (this.expected.get(key) === expected) {
+        this.expected.delete(key)
+      }
+      expected?.reject(new AbortError('the dial connected first'))
       // the muxer takes its client/server role from the connection's
       // direction: in a simultaneous open that is the DCUtR role
       const maConn = this.toConnection(socket, ma, true, options.initiator ? 'outbound' : 'inbound')
