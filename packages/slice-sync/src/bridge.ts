@@ -19,6 +19,8 @@ import type { NodeState } from './node-state.ts'
 export class Bridge {
   private readonly state: NodeState
   private readonly gossip: Gossip
+  /** Blocks are applied one at a time, whether from `follow` or `applyBlock` */
+  private queue: Promise<unknown> = Promise.resolve()
 
   constructor (state: NodeState, gossip: Gossip) {
     this.state = state
@@ -78,6 +80,12 @@ export class Bridge {
    * The new state root must be the header's.
    */
   async applyBlock (update: BlockUpdate): Promise<HeaderInfo> {
+    const next = this.queue.then(async () => this.applyNow(update))
+    this.queue = next.catch(() => {})
+    return next
+  }
+
+  private async applyNow (update: BlockUpdate): Promise<HeaderInfo> {
     const state = this.state
     if (!state.full || state.root == null) {
       throw new InvalidOptionError('only a bridge (a node with a source) applies blocks')
@@ -87,6 +95,7 @@ export class Bridge {
     if (parent == null || !equalsBytes(parent.stateRoot, state.root)) {
       throw new UnknownRootError(`block ${header.number} does not follow the bridge's head`)
     }
+    const parentRoot = state.root
     const { root, changed } = await state.store.apply(state.root, update.changes)
     if (!equalsBytes(root, header.stateRoot)) {
       throw new InvalidProofError(`applying block ${header.number} gives ${bytesToHex(root)}, its header says ${bytesToHex(header.stateRoot)}`)
@@ -108,7 +117,7 @@ export class Bridge {
         codes.set(bytesToHex(keccak256(c.address)), c.code)
       }
     }
-    for (const delta of buildDeltas(state.store, state, header, changed, codes)) {
+    for (const delta of buildDeltas(state.store, state, header, changed, codes, parentRoot)) {
       await this.gossip.publish(this.gossip.topic(`delta/${delta.group}`), Delta.encode(delta))
     }
     state.events.safeDispatchEvent('block', { detail: { number: header.number, hash: bytesToHex(header.hash), stateRoot: rootHex } })

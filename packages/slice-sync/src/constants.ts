@@ -167,3 +167,72 @@ export const DEFAULT_NETWORK = 'mainnet'
  * @default 'pubsub'
  */
 export const DEFAULT_PUBSUB_SERVICE = 'pubsub'
+
+/**
+ * Deltas remembered (by group and message hash) so that a repeat is
+ * ignored, and deltas cut in parts whose parts are counted
+ *
+ * @default 4096
+ */
+export const SEEN_DELTAS = 4096
+
+/**
+ * Most entries of each repeated field read from one delta message (changed
+ * accounts, proof nodes, contract codes); a delta with more is rejected
+ *
+ * @default { accounts: 65536, nodes: 65536, codes: 1024 }
+ */
+export const DELTA_DECODE_LIMITS = { accounts: 65536, nodes: 65536, codes: 1024 }
+
+/**
+ * Announcement intervals after which a peer's last announcement no longer
+ * counts (`announceTtl` = this × `announceInterval`)
+ *
+ * @default 3
+ */
+export const ANNOUNCE_TTL_INTERVALS = 3
+
+/**
+ * Most remote peers remembered
+ *
+ * @default 1024
+ */
+export const DEFAULT_MAX_KNOWN_PEERS = 1024
+
+/**
+ * Announcement intervals a peer waits after the first peer's announcement
+ * before it takes on under-held slices
+ *
+ * @default 2
+ */
+export const ADOPTION_DELAY_INTERVALS = 2
+
+/**
+ * Most addresses sent in (and read from) one announcement
+ *
+ * @default 16
+ */
+export const MAX_ANNOUNCED_ADDRS = 16
+
+/**
+ * Peers asked for the large accounts at a root
+ *
+ * @default 3
+ */
+export const LARGE_ACCOUNT_SOURCES = 3
+
+/**
+ * Most parts one group's delta of one block is cut into (a delta claiming
+ * more is rejected)
+ *
+ * @default 65536
+ */
+export const MAX_DELTA_PARTS = 65536
+
+/**
+ * Storage-proof nodes read from one response, per allowed response entry
+ * (`maxResponseCount` × this)
+ *
+ * @default 4
+ */
+export const STORAGE_PROOF_NODES_PER_ENTRY = 4

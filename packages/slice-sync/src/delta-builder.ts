@@ -1,5 +1,7 @@
+import { RLP } from '@ethereumjs/rlp'
 import { bytesToHex } from '@ethereumjs/util'
 import { keccak256 } from 'ethereum-cryptography/keccak.js'
+import { MAX_DELTA_PARTS } from './constants.ts'
 import { Delta } from './pb/slice-sync.ts'
 import { sliceBounds, sliceOf } from './slices.ts'
 import { decodeAccount } from './state.ts'
@@ -7,8 +9,7 @@ import { hexBytes } from './util.ts'
 import type { HeaderInfo } from './headers.ts'
 import type { StateStore } from './state.ts'
 
-/** Most parts one group's delta of one block is cut into */
-export const MAX_DELTA_PARTS = 65536
+export { MAX_DELTA_PARTS }
 
 /**
  * How deltas are cut: slices and groups of the network, and the largest
@@ -59,7 +60,7 @@ function groupOf (slice: number, split: DeltaSplit): number {
  * slices' edges and accounts, in key order (an account whose proof alone is
  * larger than the limit travels in a part of its own).
  */
-export function buildDeltas (store: StateStore, split: DeltaSplit, header: HeaderInfo, changed: Map<string, Uint8Array[]>, codesByKey: Map<string, Uint8Array>): Delta[] {
+export function buildDeltas (store: StateStore, split: DeltaSplit, header: HeaderInfo, changed: Map<string, Uint8Array[]>, codesByKey: Map<string, Uint8Array>, parentRoot?: Uint8Array): Delta[] {
   const root = header.stateRoot
   const reader = store.reader
   // per group: per slice, its edges then its changed accounts
@@ -79,6 +80,12 @@ export function buildDeltas (store: StateStore, split: DeltaSplit, header: Heade
       const key = hexBytes(keyHex)
       const value = reader.get(root, key)
       const nodes = reader.prove(root, key)
+      if (value != null && parentRoot != null && reader.get(parentRoot, key) == null) {
+        // a created account can move an existing leaf or extension one level
+        // down, under a new branch: that re-encoded node is not on the new
+        // key's path, yet a held slice needs it to read completely
+        nodes.push(...movedSiblings(store, nodes))
+      }
       if (value != null) {
         const { storageRoot } = decodeAccount(value)
         for (const slot of changed.get(keyHex) ?? []) {
@@ -94,6 +101,27 @@ export function buildDeltas (store: StateStore, split: DeltaSplit, header: Heade
     out.push(...pack(header, group, list, split.maxDeltaBytes))
   }
   return out
+}
+
+/** The leaf and extension nodes (stored by hash) under the deepest branch of a proof */
+function movedSiblings (store: StateStore, proof: Uint8Array[]): Uint8Array[] {
+  for (let i = proof.length - 1; i >= 0; i--) {
+    const node = RLP.decode(proof[i]) as Array<Uint8Array | unknown[]>
+    if (node.length !== 17) {
+      continue
+    }
+    const out: Uint8Array[] = []
+    for (const child of node.slice(0, 16)) {
+      if (child instanceof Uint8Array && child.length === 32) {
+        const bytes = store.nodes.get(bytesToHex(child).slice(2))
+        if (bytes != null && (RLP.decode(bytes) as unknown[]).length === 2) {
+          out.push(bytes)
+        }
+      }
+    }
+    return out
+  }
+  return []
 }
 
 function toDelta (header: HeaderInfo, group: number, part: Part, index: number, parts: number): Delta {

@@ -1,6 +1,6 @@
 import { bytesToHex, equalsBytes } from '@ethereumjs/util'
 import { keccak256 } from 'ethereum-cryptography/keccak.js'
-import { MAX_DELTA_PARTS } from './delta-builder.ts'
+import { DELTA_DECODE_LIMITS, MAX_DELTA_PARTS, SEEN_DELTAS } from './constants.ts'
 import { InvalidMessageError, InvalidProofError, MissingNodeError } from './errors.ts'
 import { decodeHeader } from './headers.ts'
 import { Delta } from './pb/slice-sync.ts'
@@ -13,9 +13,6 @@ import type { NodeState } from './node-state.ts'
 import type { SliceSyncer } from './slice-syncer.ts'
 import type { PeerId } from '@libp2p/interface'
 
-/** Deltas remembered (by header and group) so that a repeat is ignored */
-const SEEN_DELTAS = 4096
-
 /**
  * The receiving side of deltas: the topic validator that checks a delta
  * against its header's state root and applies it to the held slices
@@ -26,6 +23,8 @@ export class DeltaValidator {
   private readonly seen = new Set<string>()
   /** Parts seen of a delta cut in parts, by header and group */
   private readonly partsSeen = new Map<string, Set<number>>()
+  /** Headers (hash) a `block` event was emitted for: once each */
+  private readonly blocksEmitted = new Set<string>()
 
   constructor (state: NodeState, syncer: SliceSyncer) {
     this.state = state
@@ -37,7 +36,7 @@ export class DeltaValidator {
     let delta: Delta
     let header: HeaderInfo
     try {
-      delta = Delta.decode(message.data, { limits: { accounts: 65536, nodes: 65536, codes: 1024 } })
+      delta = Delta.decode(message.data, { limits: DELTA_DECODE_LIMITS })
       header = decodeHeader(delta.header)
       if (delta.group !== group || !equalsBytes(header.stateRoot, delta.stateRoot)) {
         throw new InvalidMessageError('delta group or state root does not match')
@@ -50,7 +49,9 @@ export class DeltaValidator {
       state.metrics.delta('rejected')
       return REJECT
     }
-    const id = `${bytesToHex(header.hash)}/${group}/${delta.part}`
+    // by content, not by header/group/part: a forged or trimmed delta for a
+    // real header must not shadow the honest one
+    const id = `${group}/${bytesToHex(keccak256(message.data))}`
     if (this.seen.has(id)) {
       return IGNORE
     }
@@ -71,8 +72,12 @@ export class DeltaValidator {
     const overlay = new OverlayNodes(state.store.nodes)
     addNodes(overlay.top, delta.nodes)
     const reader = new TrieReader(overlay)
+    const codes = new Map<string, Uint8Array>()
+    for (const code of delta.codes) {
+      codes.set(bytesToHex(keccak256(code)), code)
+    }
     try {
-      this.check(delta, header, group, reader)
+      this.check(delta, header, group, reader, codes)
     } catch (err: any) {
       state.penalise(peer, err.message, 'delta')
       state.metrics.delta('rejected')
@@ -83,7 +88,7 @@ export class DeltaValidator {
     if (this.seen.size > SEEN_DELTAS) {
       this.seen.delete(this.seen.values().next().value as string)
     }
-    this.apply(delta, header, group, overlay, reader)
+    this.apply(delta, header, group, overlay, reader, codes)
     return ACCEPT
   }
 
@@ -102,8 +107,42 @@ export class DeltaValidator {
     return seen.size >= delta.parts
   }
 
+  /**
+   * Every changed account of the delta must read out of its proof nodes,
+   * and (for a whole delta, not a part) the account trie of every held
+   * slice of the group must read completely under the new root from the
+   * delta's nodes and the held ones. An empty or trimmed delta for a real header fails here.
+   */
+  private check (delta: Delta, header: HeaderInfo, group: number, reader: TrieReader, codes: Map<string, Uint8Array>): void {
+    this.checkEntries(delta, header, group, reader)
+    const state = this.state
+    const parent = state.chain.get(header.parentHash)
+    const parentRoot = parent == null ? undefined : bytesToHex(parent.stateRoot)
+    if (delta.parts !== 0) {
+      // a part may carry only some of a slice's changed accounts (the rest
+      // in other parts): completeness is checked once the slice is applied
+      return
+    }
+    for (const [slice, at] of state.heldAt) {
+      if (state.groupOf(slice) !== group || at !== parentRoot) {
+        continue
+      }
+      const { start, end } = sliceBounds(slice, state.sliceNibbles)
+      try {
+        // the account trie of the slice: a storage trie or code still
+        // missing is fetched after the delta, as before
+        reader.range(header.stateRoot, start, end)
+      } catch (err: any) {
+        if (!(err instanceof MissingNodeError)) {
+          throw err
+        }
+        throw new InvalidProofError(`delta leaves held slice ${slice} incomplete: ${err.message}`)
+      }
+    }
+  }
+
   /** Every changed account of the delta must read out of its proof nodes */
-  private check (delta: Delta, header: HeaderInfo, group: number, reader: TrieReader): void {
+  private checkEntries (delta: Delta, header: HeaderInfo, group: number, reader: TrieReader): void {
     for (const entry of delta.accounts) {
       if (entry.key.length !== 32 || this.state.groupOf(sliceOf(entry.key, this.state.sliceNibbles)) !== group) {
         throw new InvalidProofError('delta entry outside its group')
@@ -137,14 +176,10 @@ export class DeltaValidator {
   }
 
   /** Moves the held slices of the group to the new root where they read completely */
-  private apply (delta: Delta, header: HeaderInfo, group: number, overlay: OverlayNodes, reader: TrieReader): void {
+  private apply (delta: Delta, header: HeaderInfo, group: number, overlay: OverlayNodes, reader: TrieReader, codes: Map<string, Uint8Array>): void {
     const state = this.state
     const complete = this.allParts(delta, header, group)
     const root = header.stateRoot
-    const codes = new Map<string, Uint8Array>()
-    for (const code of delta.codes) {
-      codes.set(bytesToHex(keccak256(code)), code)
-    }
     this.followLarge(delta)
     const parent = state.chain.get(header.parentHash)
     const parentRoot = parent == null ? undefined : bytesToHex(parent.stateRoot)
@@ -166,8 +201,9 @@ export class DeltaValidator {
         state.log('slice %d not complete after delta %s/%d: %s', slice, bytesToHex(header.hash), group, err.message)
       }
     }
-    for (const [hash, bytes] of overlay.top) {
-      state.store.nodes.set(hash, bytes)
+    // only the nodes a read used: junk a sender added is not kept
+    for (const hash of overlay.touched) {
+      state.store.nodes.set(hash, overlay.top.get(hash) as Uint8Array)
     }
     for (const [hash, code] of codes) {
       state.store.codes.set(hash, code)
@@ -180,9 +216,16 @@ export class DeltaValidator {
     state.pruner.maybePrune()
     state.metrics.delta('applied')
     state.events.safeDispatchEvent('delta:applied', { detail: { group, number: header.number, stateRoot: rootHex, slices: applied } })
+    const hashHex = bytesToHex(header.hash)
     if (state.isSynced()) {
       state.accountsHeld = state.countAccounts()
-      state.events.safeDispatchEvent('block', { detail: { number: header.number, hash: bytesToHex(header.hash), stateRoot: rootHex } })
+      if (!this.blocksEmitted.has(hashHex)) {
+        this.blocksEmitted.add(hashHex)
+        if (this.blocksEmitted.size > SEEN_DELTAS) {
+          this.blocksEmitted.delete(this.blocksEmitted.values().next().value as string)
+        }
+        state.events.safeDispatchEvent('block', { detail: { number: header.number, hash: hashHex, stateRoot: rootHex } })
+      }
     } else if (complete) {
       // every part is here and a slice still does not read: fetch it
       this.syncer.scheduleSync()

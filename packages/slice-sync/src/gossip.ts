@@ -1,5 +1,6 @@
 import { bytesToHex } from '@ethereumjs/util'
 import { multiaddr } from '@multiformats/multiaddr'
+import { MAX_ANNOUNCED_ADDRS } from './constants.ts'
 import { decodeHeader } from './headers.ts'
 import { Announce } from './pb/slice-sync.ts'
 import { bitmapToSlices, positionOf, sliceCount, slicesToBitmap } from './slices.ts'
@@ -52,7 +53,10 @@ export class Gossip implements SyncerHooks {
     }
     this.subscribe(this.topic('announce'))
     this.subscribe(this.topic('headers'))
-    this.announceTimer = setInterval(() => { this.announce() }, this.state.announceInterval)
+    this.announceTimer = setInterval(() => {
+      this.announce()
+      this.expire()
+    }, this.state.announceInterval)
   }
 
   stop (): void {
@@ -102,6 +106,29 @@ export class Gossip implements SyncerHooks {
     for (const g of groups) {
       this.subscribe(this.topic(`delta/${g}`))
     }
+    // groups no longer wanted: their deltas are no longer received
+    for (let g = 0; g < 16 ** state.groupNibbles; g++) {
+      const topic = this.topic(`delta/${g}`)
+      if (!groups.has(g) && this.subscribed.has(topic)) {
+        this.subscribed.delete(topic)
+        try {
+          state.pubsub?.unsubscribe(topic)
+        } catch {
+          // pubsub already stopped
+        }
+      }
+    }
+  }
+
+  /**
+   * Drops stale announcements (or a disconnected peer's); when one went,
+   * the slices this peer takes on are worked out again
+   */
+  expire (gone?: PeerId): void {
+    if (this.state.expirePeers(Date.now(), gone)) {
+      this.syncer.recomputeTargets()
+      this.syncer.scheduleSync()
+    }
   }
 
   synced (): void {
@@ -119,7 +146,7 @@ export class Gossip implements SyncerHooks {
       root: state.root,
       full: state.full,
       sliceNibbles: state.sliceNibbles,
-      addrs: (state.components.addressManager?.getAddresses() ?? []).slice(0, 16).map(a => a.bytes)
+      addrs: (state.components.addressManager?.getAddresses() ?? []).slice(0, MAX_ANNOUNCED_ADDRS).map(a => a.bytes)
     } as Announce))
   }
 
@@ -147,6 +174,7 @@ export class Gossip implements SyncerHooks {
       position: positionOf(peer.toMultihash().bytes, state.sliceNibbles)
     }
     peerState.announced = info
+    peerState.lastSeen = Date.now()
     if (!info.full) {
       // take on under-held slices once other peers' announcements had time
       // to arrive
@@ -154,7 +182,7 @@ export class Gossip implements SyncerHooks {
     }
     if (known == null && announce.addrs.length > 0 && state.components.peerStore != null) {
       try {
-        const multiaddrs = announce.addrs.slice(0, 16).map(a => multiaddr(a))
+        const multiaddrs = announce.addrs.slice(0, MAX_ANNOUNCED_ADDRS).map(a => multiaddr(a))
         void state.components.peerStore.merge(peer, { multiaddrs }).catch(() => {})
       } catch {
         // an unusable address: the peer is still known by id

@@ -240,6 +240,20 @@ export interface SliceSyncInit {
    */
   announceInterval?: number
   /**
+   * Age in ms after which a peer's last announcement no longer counts (it is
+   * also dropped when the peer disconnects)
+   *
+   * @default 3 × announceInterval
+   */
+  announceTtl?: number
+  /**
+   * Most remote peers remembered (announcements, faults); beyond it the
+   * least recently seen are forgotten, peers marked bad last
+   *
+   * @default 1024
+   */
+  maxKnownPeers?: number
+  /**
    * Providers tried per slice
    *
    * @default 16
@@ -367,7 +381,7 @@ export interface SliceSync extends MainTypedEventTarget<SliceSyncEvents> {
    * Requests sent, bytes of their answers and of the entries in them, and
    * range responses fetched and verified while syncing
    */
-  stats(): { requests: number, responseBytes: number, entryBytes: number, ranges: number }
+  stats(): { requests: number, responseBytes: number, entryBytes: number, ranges: number, forwarded: number }
   /** The state root a peer follows, as it says (not verified) */
   peerStateRoot(peer: PeerId, options?: AbortOptions): Promise<Uint8Array>
 }

@@ -38,6 +38,8 @@ export interface PeerState {
   faults: number
   /** No longer asked or listened to (after `maxFaults` faults) */
   bad: boolean
+  /** When it last announced or was last penalised (ms since the epoch) */
+  lastSeen: number
 }
 
 /**
@@ -62,6 +64,8 @@ export class NodeState {
   readonly announceInterval: number
   readonly maxFaults: number
   readonly maxPeersPerSlice: number
+  readonly announceTtl: number
+  readonly maxKnownPeers: number
   readonly maxDeltaBytes: number
   readonly maxInlineStorageSlots: number
   readonly limits: ProtocolLimits
@@ -95,7 +99,7 @@ export class NodeState {
   controller = new AbortController()
   accountsHeld = 0
   /** What this peer asked for and received (`stats()`) */
-  readonly counters = { requests: 0, responseBytes: 0, entryBytes: 0 }
+  readonly counters = { requests: 0, responseBytes: 0, entryBytes: 0, forwarded: 0 }
   /** `null` until looked up */
   private pubsubService: PubSubLike | undefined | null = null
 
@@ -120,6 +124,8 @@ export class NodeState {
     this.maxFaults = positiveInt('maxFaults', init.maxFaults ?? C.DEFAULT_MAX_FAULTS)
     this.maxInlineStorageSlots = positiveInt('maxInlineStorageSlots', init.maxInlineStorageSlots ?? C.DEFAULT_MAX_INLINE_STORAGE_SLOTS)
     this.maxDeltaBytes = positiveInt('maxDeltaBytes', init.maxDeltaBytes ?? C.DEFAULT_MAX_DELTA_BYTES, 1024)
+    this.announceTtl = positiveInt('announceTtl', init.announceTtl ?? C.ANNOUNCE_TTL_INTERVALS * this.announceInterval)
+    this.maxKnownPeers = positiveInt('maxKnownPeers', init.maxKnownPeers ?? C.DEFAULT_MAX_KNOWN_PEERS)
     this.maxPeersPerSlice = positiveInt('maxPeersPerSlice', init.maxPeersPerSlice ?? C.DEFAULT_MAX_PEERS_PER_SLICE)
     this.limits = {
       maxMessageSize: positiveInt('maxMessageSize', init.maxMessageSize ?? C.DEFAULT_MAX_MESSAGE_SIZE, 64),
@@ -180,10 +186,46 @@ export class NodeState {
   peer (id: PeerId): PeerState {
     let state = this.peers.get(id)
     if (state == null) {
-      state = { faults: 0, bad: false }
+      state = { faults: 0, bad: false, lastSeen: Date.now() }
       this.peers.set(id, state)
     }
     return state
+  }
+
+  /**
+   * Drops announcements older than `announceTtl` (and, with `gone`, the
+   * announcement of a peer that disconnected), forgets peers that are
+   * neither bad, announced nor connected, and keeps at most `maxKnownPeers`
+   * (the least recently seen go first). Returns whether an announcement was
+   * dropped.
+   */
+  expirePeers (now: number = Date.now(), gone?: PeerId): boolean {
+    let dropped = false
+    const connected = (id: PeerId): boolean => {
+      try {
+        return this.components.connectionManager.getConnections(id).length > 0
+      } catch {
+        return false
+      }
+    }
+    for (const [id, peer] of [...this.peers]) {
+      if (peer.announced != null && (now - peer.lastSeen > this.announceTtl || gone?.equals(id) === true)) {
+        peer.announced = undefined
+        dropped = true
+      }
+      if (!peer.bad && peer.announced == null && !connected(id)) {
+        this.peers.delete(id)
+      }
+    }
+    if (this.peers.size > this.maxKnownPeers) {
+      // the least recently seen first, bad peers last (they stay shunned longest)
+      const oldest = [...this.peers].sort(([, a], [, b]) => Number(a.bad) - Number(b.bad) || a.lastSeen - b.lastSeen)
+      for (const [id, peer] of oldest.slice(0, this.peers.size - this.maxKnownPeers)) {
+        dropped ||= peer.announced != null
+        this.peers.delete(id)
+      }
+    }
+    return dropped
   }
 
   isBad (id: PeerId): boolean {
@@ -317,6 +359,7 @@ export class NodeState {
   penalise (peer: PeerId, reason: string, kind: RejectReason): void {
     const state = this.peer(peer)
     state.faults++
+    state.lastSeen = Date.now()
     this.metrics.rejectedData(kind)
     this.log('penalising %p: %s', peer, reason)
     this.events.safeDispatchEvent('peer:penalised', { detail: { peer, reason } })

@@ -2,6 +2,7 @@ import { verifyMerkleRangeProof } from '@ethereumjs/mpt'
 import { bytesToHex, equalsBytes } from '@ethereumjs/util'
 import { lpStream } from '@libp2p/utils'
 import { keccak256 } from 'ethereum-cryptography/keccak.js'
+import { STORAGE_PROOF_NODES_PER_ENTRY } from './constants.ts'
 import { InvalidMessageError, InvalidProofError, MessageTooLargeError, RemoteError } from './errors.ts'
 import { Request, Response } from './pb/slice-sync.ts'
 import { addNodes, OverlayNodes, TrieReader } from './trie.ts'
@@ -39,7 +40,7 @@ export async function exchange (stream: Stream, request: Request, limits: Protoc
           proof: limits.maxResponseCount,
           codes: limits.maxHashesPerRequest,
           headers: limits.maxResponseCount,
-          storageProof: limits.maxResponseCount * 4
+          storageProof: limits.maxResponseCount * STORAGE_PROOF_NODES_PER_ENTRY
         }
       })
     } catch (err: any) {

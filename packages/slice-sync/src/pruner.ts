@@ -9,8 +9,10 @@ type RawNode = Uint8Array | RawNode[]
  * Drops the trie nodes that only roots older than the kept header history
  * reach, so that a peer's node store stays bounded however many blocks it
  * follows. The roots kept are the state roots of the kept headers and the
- * root followed; a node is kept when any of them reaches it (account tries
- * and the storage tries of their accounts). Codes are kept.
+ * root followed, and the storage roots of the large accounts whose storage
+ * slices are held; a node is kept when any of them reaches it (account
+ * tries and the storage tries of their accounts). Codes are kept, and a
+ * storage slice whose root is gone is no longer held.
  */
 export class Pruner {
   private readonly state: NodeState
@@ -49,6 +51,17 @@ export class Pruner {
     for (const root of roots) {
       this.mark(root.slice(2), true, reachable)
     }
+    // storage slices of large accounts may be held without the account's
+    // slice: their storage roots are kept roots of their own
+    const storageRoots = new Set<string>()
+    for (const root of this.state.large.values()) {
+      storageRoots.add(bytesToHex(root))
+    }
+    for (const at of this.state.storageHeld.values()) {
+      if (storageRoots.has(at)) {
+        this.mark(at.slice(2), false, reachable)
+      }
+    }
     let dropped = 0
     for (const hash of [...nodes.keys()]) {
       if (!reachable.has(hash)) {
@@ -60,6 +73,12 @@ export class Pruner {
     for (const [slice, at] of [...this.state.heldAt]) {
       if (!roots.has(at)) {
         this.state.heldAt.delete(slice)
+      }
+    }
+    // storage slices held at a storage root that is gone are no longer held
+    for (const [id, at] of [...this.state.storageHeld]) {
+      if (!reachable.has(at.slice(2))) {
+        this.state.storageHeld.delete(id)
       }
     }
     if (dropped > 0) {

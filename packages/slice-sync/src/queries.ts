@@ -186,15 +186,21 @@ export class Queries {
       }
     }
     // then connected peers and every announced peer: one that does not hold
-    // the account asks a holder on our behalf
-    const others = [...state.components.connectionManager.getConnections().map(c => c.remotePeer), ...[...state.announcedPeers()].map(([id]) => id)]
+    // the account asks a holder on our behalf (a forwarded request goes to
+    // holders only, at most maxPeersPerSlice)
+    const others = options.forwarded === true ? [] : [...state.components.connectionManager.getConnections().map(c => c.remotePeer), ...[...state.announcedPeers()].map(([id]) => id)]
     for (const peer of others) {
       if (!candidates.some(p => p.equals(peer)) && !state.isBad(peer) && candidates.length < state.maxPeersPerSlice * 2) {
         candidates.push(peer)
       }
     }
     let lastError: Error | undefined
-    for (const peer of candidates) {
+    for (const peer of options.forwarded === true ? candidates.slice(0, state.maxPeersPerSlice) : candidates) {
+      // the asker gave up: stop asking
+      options.signal?.throwIfAborted()
+      if (options.forwarded === true) {
+        state.counters.forwarded++
+      }
       try {
         const response = await this.request(peer, { type: Request.Type.ACCOUNT_PROOF, root, key, slots, forwarded: options.forwarded === true }, options)
         const value = readProof(root, key, response.proof)

@@ -7,7 +7,7 @@ import { dedupe, emptyResponse, hexBytes } from './util.ts'
 import type { ServedType } from './metrics.ts'
 import type { NodeState } from './node-state.ts'
 import type { Queries } from './queries.ts'
-import type { Connection, Stream } from '@libp2p/interface'
+import type { AbortOptions, Connection, Stream } from '@libp2p/interface'
 
 /**
  * The answering side of `/kitsune/slice-sync/1.0.0`: one request per
@@ -26,7 +26,11 @@ export class Server {
   async handleStream (stream: Stream, connection: Connection): Promise<void> {
     const { limits, controller, requestTimeout } = this.state
     const lp = lpStream(stream, { maxDataLength: limits.maxMessageSize })
-    const signal = AbortSignal.any([controller.signal, AbortSignal.timeout(requestTimeout)])
+    // the asker hanging up (a reset stream) ends the work done for it
+    const hungUp = new AbortController()
+    const onClose = (): void => { hungUp.abort(new Error('the asker closed the stream')) }
+    stream.addEventListener('close', onClose, { once: true })
+    const signal = AbortSignal.any([controller.signal, AbortSignal.timeout(requestTimeout), hungUp.signal])
     let response: Response
     let type: ServedType = 'bad_request'
     try {
@@ -46,7 +50,7 @@ export class Server {
         throw new InvalidMessageError(`not a slice-sync request: ${err.message}`)
       }
       type = servedType(request.type)
-      response = await this.answer(request)
+      response = await this.answer(request, { signal })
     } catch (err: any) {
       if (err instanceof InvalidMessageError) {
         this.state.log('bad request from %p: %s', connection.remotePeer, err.message)
@@ -72,7 +76,7 @@ export class Server {
     }
   }
 
-  async answer (request: Request): Promise<Response> {
+  async answer (request: Request, options: AbortOptions = {}): Promise<Response> {
     switch (request.type) {
       case Request.Type.ACCOUNT_RANGE:
       case Request.Type.STORAGE_RANGE:
@@ -88,7 +92,7 @@ export class Server {
         return { ...emptyResponse(Response.Status.OK), codes } as Response
       }
       case Request.Type.ACCOUNT_PROOF:
-        return this.answerProof(request)
+        return this.answerProof(request, options)
       case Request.Type.LARGE_ACCOUNTS:
         return this.answerLarge(request)
       case Request.Type.HEADERS: {
@@ -155,7 +159,7 @@ export class Server {
     return { ...emptyResponse(Response.Status.OK), entries, proof: dedupe(proof), complete: true } as Response
   }
 
-  private async answerProof (request: Request): Promise<Response> {
+  private async answerProof (request: Request, options: AbortOptions): Promise<Response> {
     const reader = this.state.store.reader
     if (request.root.length !== 32 || request.key.length !== 32 || request.slots.some(s => s.length !== 32)) {
       throw new InvalidMessageError('root, key and slots must be 32 bytes')
@@ -182,7 +186,7 @@ export class Server {
     // not held here: ask a holder on the requester's behalf; the requester
     // verifies the proof itself
     try {
-      const { proof, storageProof } = await this.queries.fetchAccount(request.root, request.key, request.slots, { forwarded: true })
+      const { proof, storageProof } = await this.queries.fetchAccount(request.root, request.key, request.slots, { forwarded: true, signal: options.signal })
       return { ...emptyResponse(Response.Status.OK), proof, storageProof } as Response
     } catch (err: any) {
       // the reason once: the asker wraps this answer in its own error

@@ -35,6 +35,7 @@ export class DefaultSliceSync extends TypedEventEmitter<SliceSyncEvents> impleme
   private readonly bridge: Bridge
   private persistence?: Persistence
   private readonly onPeerConnect: () => void
+  private readonly onPeerDisconnect: (evt: CustomEvent<PeerId>) => void
 
   constructor (components: SliceSyncComponents, init: SliceSyncInit = {}) {
     super()
@@ -51,6 +52,9 @@ export class DefaultSliceSync extends TypedEventEmitter<SliceSyncEvents> impleme
         void this.catchUp().catch(() => {})
       }
       this.syncer.scheduleSync()
+    }
+    this.onPeerDisconnect = (evt) => {
+      this.gossip.expire(evt.detail)
     }
   }
 
@@ -86,6 +90,7 @@ export class DefaultSliceSync extends TypedEventEmitter<SliceSyncEvents> impleme
   afterStart (): void {
     this.gossip.start()
     this.state.components.events.addEventListener('peer:identify', this.onPeerConnect)
+    this.state.components.events.addEventListener('peer:disconnect', this.onPeerDisconnect)
     this.syncer.recomputeTargets()
     this.gossip.announce()
     this.syncer.scheduleSync()
@@ -99,6 +104,7 @@ export class DefaultSliceSync extends TypedEventEmitter<SliceSyncEvents> impleme
     this.state.running = false
     this.state.controller.abort()
     this.state.components.events.removeEventListener('peer:identify', this.onPeerConnect)
+    this.state.components.events.removeEventListener('peer:disconnect', this.onPeerDisconnect)
     this.gossip.stop()
   }
 
@@ -205,9 +211,10 @@ export class DefaultSliceSync extends TypedEventEmitter<SliceSyncEvents> impleme
   /**
    * What this peer asked for and received: requests sent, bytes of the
    * answers, bytes of the entries (keys and values) in them, and range
-   * responses fetched and verified while syncing
+   * responses fetched and verified while syncing, and account proofs asked
+   * of holders on another peer's behalf
    */
-  stats (): { requests: number, responseBytes: number, entryBytes: number, ranges: number } {
+  stats (): { requests: number, responseBytes: number, entryBytes: number, ranges: number, forwarded: number } {
     return { ...this.state.counters, ranges: this.state.metrics.rangesFetched }
   }
 }

@@ -1,4 +1,5 @@
 import { bytesToHex, equalsBytes } from '@ethereumjs/util'
+import { ADOPTION_DELAY_INTERVALS } from './constants.ts'
 import { InvalidMessageError, InvalidProofError, NoProviderError } from './errors.ts'
 import { Request } from './pb/slice-sync.ts'
 import { nextKey, verifyCodes, verifyRange } from './protocol.ts'
@@ -58,11 +59,14 @@ export class SliceSyncer {
       this.adoptionOpen = true
       this.recomputeTargets()
       this.scheduleSync()
-    }, 2 * this.state.announceInterval)
+    }, ADOPTION_DELAY_INTERVALS * this.state.announceInterval)
   }
 
   async stop (): Promise<void> {
     clearTimeout(this.adoptionTimer)
+    // a restart waits for announcements again
+    this.adoptionTimer = undefined
+    this.adoptionOpen = false
     await this.syncing?.catch(() => {})
     await this.storage.stop()
   }

@@ -1,4 +1,5 @@
 import { bytesToHex, equalsBytes } from '@ethereumjs/util'
+import { LARGE_ACCOUNT_SOURCES } from './constants.ts'
 import { InvalidMessageError, InvalidProofError, NoProviderError } from './errors.ts'
 import { Request } from './pb/slice-sync.ts'
 import { readProof } from './protocol.ts'
@@ -9,9 +10,6 @@ import type { NodeState } from './node-state.ts'
 import type { Queries } from './queries.ts'
 import type { SliceSyncer } from './slice-syncer.ts'
 import type { PeerId } from '@libp2p/interface'
-
-/** Peers asked for the large accounts at a root, at most */
-const LARGE_ACCOUNT_SOURCES = 3
 
 /**
  * Large storage tries (over `maxInlineStorageSlots` slots) are sliced on

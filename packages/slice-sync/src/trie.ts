@@ -26,6 +26,8 @@ export interface NodeSource {
 export class OverlayNodes implements NodeSource {
   readonly top: NodeMap
   readonly base: NodeSource
+  /** Keys of `top` that a read used (the nodes worth keeping) */
+  readonly touched = new Set<string>()
 
   constructor (base: NodeSource, top: NodeMap = new Map()) {
     this.base = base
@@ -33,7 +35,12 @@ export class OverlayNodes implements NodeSource {
   }
 
   get (key: string): Uint8Array | undefined {
-    return this.top.get(key) ?? this.base.get(key)
+    const node = this.top.get(key)
+    if (node != null) {
+      this.touched.add(key)
+      return node
+    }
+    return this.base.get(key)
   }
 
   has (key: string): boolean {

@@ -76,6 +76,22 @@ describe('a bridge and 8 peers share the mainnet genesis', function () {
     }
   })
 
+  it('a holder stops: its announcement expires and every slice returns to R holders among the live peers', async () => {
+    const holders = holdersPerSlice(peers, 16)
+    // a peer (not one the next test dials) holding a slice that only R peers hold
+    const leaving = peers.slice(4).find(p => p.services.sliceSync.heldSlices().some(s => holders[s] === R)) ?? peers[7]
+    const thin = leaving.services.sliceSync.heldSlices().filter(s => holders[s] === R)
+    peers = peers.filter(p => p !== leaving)
+    await leaving.stop()
+    if (thin.length > 0) {
+      expect(Math.min(...thin.map(s => holdersPerSlice(peers, 16)[s]))).to.be.lessThan(R)
+    }
+    await waitFor(() => holdersPerSlice(peers, 16).every(n => n >= R) && peers.every(p => p.services.sliceSync.isSynced()), 30_000, 'every slice back to R live holders')
+    for (const p of peers) {
+      expect(p.services.sliceSync.knownPeers().some(k => k.peer.equals(leaving.peerId))).to.be.false()
+    }
+  })
+
   it('a fresh peer joins and syncs its slices from peers only', async () => {
     fresh = await createSliceNode({ sliceNibbles: K, radius: 3, replication: R, trustedRoot: MAINNET_ROOT })
     const from = new Set<string>()

@@ -117,4 +117,35 @@ describe('large storage tries sliced on their own', function () {
       }
     }
   })
+
+  it('pruning keeps the storage slices held without their account slice (headerHistory 2, four more blocks)', async () => {
+    const header = block.header.serialize()
+    const bridge = await createSliceNode({ sliceNibbles: K, maxInlineStorageSlots: THRESHOLD, source: { load: async () => ({ accounts, header }) } })
+    const peers = await Promise.all(Array.from({ length: 4 }, async () => createSliceNode({ sliceNibbles: K, radius: 3, replication: 1, maxInlineStorageSlots: THRESHOLD, headerHistory: 2, trustedHeader: header })))
+    nodes.push(bridge, ...peers)
+    await connectAll([bridge, ...peers])
+    await waitSynced(peers)
+    const key = keccak256(contract.bytes)
+    const keyHex = bytesToHex(key)
+    const accountSlice = sliceOf(key, K)
+    const storageRoot = decodeAccount(bridge.services.sliceSync.store.reader.get(block.header.stateRoot, key) as Uint8Array).storageRoot
+    const used = [...new Set(Array.from({ length: SLOTS }, (_, i) => sliceOf(keccak256(slot(i + 1)), K)))]
+    const state = (p: SliceNode): any => (p.services.sliceSync as any).state
+    // a peer holding a storage slice of the contract but not the contract's account slice
+    await waitFor(() => peers.some(p => !p.services.sliceSync.heldSlices().includes(accountSlice) && used.some(i => state(p).storageHeld.get(`${keyHex}/${i}`) === bytesToHex(storageRoot))), 30_000, 'a storage slice held apart from its account')
+    const holder = peers.find(p => !p.services.sliceSync.heldSlices().includes(accountSlice) && used.some(i => state(p).storageHeld.get(`${keyHex}/${i}`) === bytesToHex(storageRoot))) as SliceNode
+    const i = used.find(i => state(holder).storageHeld.get(`${keyHex}/${i}`) === bytesToHex(storageRoot)) as number
+    const { sliceBounds } = await import('../src/index.ts')
+    const bounds = sliceBounds(i, K)
+    // four blocks that do not touch the contract: the genesis header leaves the history
+    const recipient = createAddressFromString(Object.keys(mainnet)[2])
+    for (let n = 0; n < 4; n++) {
+      const { update, block: b } = await evm.block([{ to: recipient, value: BigInt(n + 1) }])
+      await bridge.services.sliceSync.applyBlock(update)
+      await waitFor(() => bytesToHex(holder.services.sliceSync.stateRoot ?? new Uint8Array()) === bytesToHex(b.header.stateRoot), 30_000, `the holder at block ${b.header.number}`)
+    }
+    expect(state(holder).storageHeld.get(`${keyHex}/${i}`)).to.equal(bytesToHex(storageRoot))
+    // still held means still readable: the storage slice reads completely
+    expect(holder.services.sliceSync.store.reader.range(storageRoot, bounds.start, bounds.end).entries.length).to.be.greaterThan(0)
+  })
 })
