@@ -30,8 +30,8 @@ describe('bad input and limits', function () {
     await stopAll([server, client])
   })
 
-  async function ask (bytes: Uint8Array | Uint8Array[]): Promise<{ response: Response, stream: Stream }> {
-    const stream = await (client as SliceNode).dialProtocol((server as SliceNode).peerId, PROTOCOL)
+  async function ask (bytes: Uint8Array | Uint8Array[], target: SliceNode = server as SliceNode): Promise<{ response: Response, stream: Stream }> {
+    const stream = await (client as SliceNode).dialProtocol(target.peerId, PROTOCOL)
     const framed = lpStream(stream, { maxDataLength: 4 * 1024 * 1024 })
     for (const chunk of Array.isArray(bytes) ? bytes : [bytes]) {
       stream.send(chunk)
@@ -87,6 +87,25 @@ describe('bad input and limits', function () {
     expect(capped.response.complete).to.be.false()
     const exact = await ask(frame(Request.encode({ type: Request.Type.ACCOUNT_RANGE, root: ROOT, origin: start, limit: end, maxCount: 99 })))
     expect(exact.response.entries).to.have.length(99)
+  })
+
+  it('maxResponseBytes: a range answer stops once its entries reach the limit (the bytes of 10 entries give 10, one byte more gives 11); a request cannot raise it', async () => {
+    const { start, end } = sliceBounds(2, 1)
+    const range = (maxBytes: number): Uint8Array => frame(Request.encode({ type: Request.Type.ACCOUNT_RANGE, root: ROOT, origin: start, limit: end, maxBytes }))
+    const first = await ask(frame(Request.encode({ type: Request.Type.ACCOUNT_RANGE, root: ROOT, origin: start, limit: end, maxCount: 20 })))
+    const tenEntries = first.response.entries.slice(0, 10).reduce((sum, e) => sum + e.key.length + e.value.length, 0)
+    expect((await ask(range(tenEntries + 1))).response.entries).to.have.length(11)
+
+    const capped = await createBridge({ sliceNibbles: 1, maxResponseBytes: tenEntries })
+    try {
+      await (client as SliceNode).dial(capped.getMultiaddrs()[0])
+      const answer = await ask(range(0), capped)
+      expect(answer.response.entries).to.have.length(10)
+      expect(answer.response.complete).to.be.false()
+      expect((await ask(range(tenEntries * 2), capped)).response.entries).to.have.length(10)
+    } finally {
+      await stopAll([capped])
+    }
   })
 
   it('maxHashesPerRequest: 4 code hashes are answered, 5 are refused', async () => {
