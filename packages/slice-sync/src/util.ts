@@ -1,5 +1,5 @@
 import { RLP } from '@ethereumjs/rlp'
-import { bytesToHex } from '@ethereumjs/util'
+import { bytesToHex, hexToBytes, isHexString } from '@ethereumjs/util'
 import { InvalidOptionError, InvalidProofError } from './errors.ts'
 import { Response } from './pb/slice-sync.ts'
 
@@ -26,15 +26,11 @@ export function positiveInt (name: string, value: number, min = 1): number {
  * Hex (with or without 0x) to bytes; throws InvalidOptionError on bad input
  */
 export function hexBytes (hex: string): Uint8Array {
-  const clean = hex.startsWith('0x') ? hex.slice(2) : hex
-  if (clean.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(clean)) {
+  const prefixed = hex.startsWith('0x') ? hex : `0x${hex}`
+  if (!isHexString(prefixed) || prefixed.length % 2 !== 0) {
     throw new InvalidOptionError(`not hex: ${hex}`)
   }
-  const out = new Uint8Array(clean.length / 2)
-  for (let i = 0; i < out.length; i++) {
-    out[i] = parseInt(clean.slice(i * 2, i * 2 + 2), 16)
-  }
-  return out
+  return hexToBytes(prefixed)
 }
 
 /**
